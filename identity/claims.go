@@ -1,0 +1,69 @@
+package identity
+
+import (
+	"slices"
+	"strings"
+	"time"
+)
+
+// Model names the AI model behind an identity: who serves it, which model, which
+// version. It is the `model` claim of a modelguard token.
+type Model struct {
+	Provider string `json:"provider,omitempty" cel:"provider"`
+	Name     string `json:"name,omitempty" cel:"name"`
+	Version  string `json:"version,omitempty" cel:"version"`
+}
+
+// Actor is one link of an RFC 8693 delegation chain: the party acting on behalf of
+// the token's subject (or of the actor after it in the chain).
+type Actor struct {
+	Subject string `json:"sub" cel:"sub"`
+	Issuer  string `json:"iss,omitempty" cel:"iss"`
+}
+
+// Claims are the verified claims of a model identity token.
+//
+// The Go field names are for Go code; the `cel` tags are the names policy
+// expressions use (identity.sub, identity.scopes, identity.model.name, …). A Claims
+// value returned by a [Verifier] is shared between callers and must be treated as
+// immutable.
+type Claims struct {
+	Issuer    string    `cel:"iss"`
+	Subject   string    `cel:"sub"`
+	Audience  []string  `cel:"aud"`
+	Expiry    time.Time `cel:"exp"`
+	NotBefore time.Time `cel:"nbf"`
+	IssuedAt  time.Time `cel:"iat"`
+	ID        string    `cel:"jti"`
+
+	Model  Model  `cel:"model"`
+	Agent  string `cel:"agent"`
+	Tenant string `cel:"tenant"`
+	Env    string `cel:"env"`
+
+	// Scope is the space-separated scope claim as issued (RFC 8693 §4.2, RFC 9068).
+	Scope string `cel:"scope"`
+	// Scopes is Scope split on spaces, in issued order, without empty entries.
+	Scopes []string `cel:"scopes"`
+
+	// Act is the RFC 8693 delegation chain, flattened from the nested `act` claim:
+	// Act[0] is the current actor, each later entry the actor it acted for. Empty
+	// when the token is not delegated.
+	Act []Actor `cel:"act"`
+
+	// Raw holds every claim of the token as decoded from JSON, including custom ones.
+	// Policy sees it as identity.claims.
+	Raw map[string]any `cel:"claims"`
+}
+
+// HasScope reports whether s is one of the token's scopes.
+func (c *Claims) HasScope(s string) bool { return slices.Contains(c.Scopes, s) }
+
+// SplitScope splits a space-separated scope string into its scopes, dropping empty
+// entries.
+func SplitScope(scope string) []string {
+	if scope == "" {
+		return nil
+	}
+	return strings.Fields(scope)
+}
