@@ -1,0 +1,96 @@
+package audit
+
+import (
+	"time"
+)
+
+// Phase says which point of a guarded call an [Event] records.
+type Phase string
+
+// The phases of a guarded call. Every call has exactly one decision event; a call
+// whose tool ran also has exactly one outcome event.
+const (
+	PhaseDecision Phase = "decision" // recorded before the tool runs
+	PhaseOutcome  Phase = "outcome"  // recorded after the tool returned
+)
+
+// Decision values of [Event.Decision].
+const (
+	Allow = "allow"
+	Deny  = "deny"
+)
+
+// Outcome values of [Event.Outcome].
+const (
+	OutcomeOK     = "ok"     // the tool returned without error
+	OutcomeError  = "error"  // the tool returned an error
+	OutcomePanic  = "panic"  // the tool panicked; the guard recovered
+	OutcomeDenied = "denied" // the tool did not run
+)
+
+// Event is one audit record: what was attempted, by whom, decided how and why, with
+// what outcome.
+//
+// Field names in JSON follow the OpenTelemetry GenAI semantic conventions where one
+// exists (gen_ai.tool.name, gen_ai.agent.id, gen_ai.conversation.id, …). The raw
+// identity token is never recorded; arguments are recorded as a digest.
+//
+// Seq is assigned by sinks that order their records (the file sink numbers from 1);
+// it is part of the record so that a later Merkle leaf hash covers it. Fields are only
+// ever added, never renamed, so that old records keep their meaning.
+type Event struct {
+	Seq    uint64    `json:"seq,omitempty"`
+	ID     string    `json:"id"`
+	Time   time.Time `json:"time"`
+	Phase  Phase     `json:"phase"`
+	CallID string    `json:"gen_ai.tool.call.id"`
+	Tool   string    `json:"gen_ai.tool.name"`
+
+	// Decision is Allow or Deny; Code is the stable reason code of a denial
+	// (see tools.DeniedError); Rules are the ids of the rules that decided; Reasons
+	// their messages; Controls the control tags of those rules; Errors any rule
+	// evaluation errors.
+	Decision      string   `json:"decision"`
+	Code          string   `json:"code,omitempty"`
+	Rules         []string `json:"rules,omitempty"`
+	Reasons       []string `json:"reasons,omitempty"`
+	Controls      []string `json:"controls,omitempty"`
+	Errors        []string `json:"errors,omitempty"`
+	PolicyVersion string   `json:"policy.version,omitempty"`
+
+	Identity Identity `json:"identity"`
+
+	SessionID string `json:"gen_ai.conversation.id,omitempty"`
+	PromptID  string `json:"prompt.id,omitempty"`
+	TraceID   string `json:"trace_id,omitempty"`
+
+	// ArgsDigest is "sha256:" and the hex SHA-256 of the canonical JSON of the
+	// arguments; OutputDigest likewise for the output, when the tool ran.
+	ArgsDigest   string `json:"args.digest,omitempty"`
+	OutputDigest string `json:"output.digest,omitempty"`
+
+	// Outcome is set on outcome events (and OutcomeDenied on denied decisions).
+	Outcome  string        `json:"outcome,omitempty"`
+	Duration time.Duration `json:"duration_ns,omitempty"`
+	Error    string        `json:"error.message,omitempty"`
+	// ErrorType is the OpenTelemetry error.type: a reason code or the Go type of
+	// the tool's error.
+	ErrorType string `json:"error.type,omitempty"`
+}
+
+// Identity is the verified identity a call was made under, as recorded in an
+// [Event]. It holds claims, never the token.
+type Identity struct {
+	Issuer        string   `json:"iss,omitempty"`
+	Subject       string   `json:"sub,omitempty"`
+	TokenID       string   `json:"jti,omitempty"`
+	Agent         string   `json:"gen_ai.agent.id,omitempty"`
+	Tenant        string   `json:"tenant,omitempty"`
+	Env           string   `json:"env,omitempty"`
+	ModelProvider string   `json:"gen_ai.provider.name,omitempty"`
+	ModelName     string   `json:"gen_ai.request.model,omitempty"`
+	ModelVersion  string   `json:"model.version,omitempty"`
+	Scopes        []string `json:"scopes,omitempty"`
+	// Act is the delegation chain, current actor first (RFC 8693).
+	Act []string `json:"act,omitempty"`
+}

@@ -1,0 +1,91 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"sync"
+)
+
+// Sink records audit events.
+//
+// Record must be safe for concurrent use; a sink does its own locking. It must not
+// drop an event because ctx is cancelled or past its deadline: ctx carries values
+// (trace ids) and, for sinks that may block, a bound on how long to wait, but an
+// event handed to Record is either recorded or reported as an error. A non-nil error
+// means the event may not be durable; the guard then denies the call.
+//
+// The slices in e are read-only: callers never change them after Record, so a sink
+// may keep them, and a sink must not change them.
+type Sink interface {
+	Record(ctx context.Context, e Event) error
+}
+
+// SinkFunc adapts a function to a [Sink].
+type SinkFunc func(ctx context.Context, e Event) error
+
+// Record calls f(ctx, e).
+func (f SinkFunc) Record(ctx context.Context, e Event) error { return f(ctx, e) }
+
+// Multi returns a sink that records every event to each of sinks in order. It
+// records to all of them even when one fails and returns the failures joined.
+func Multi(sinks ...Sink) Sink {
+	s := make(multi, 0, len(sinks))
+	for _, k := range sinks {
+		if k != nil {
+			s = append(s, k)
+		}
+	}
+	return s
+}
+
+type multi []Sink
+
+func (m multi) Record(ctx context.Context, e Event) error {
+	var errs []error
+	for _, s := range m {
+		if err := s.Record(ctx, e); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Memory is a sink that keeps events in memory, in the order recorded, numbering
+// them from 1. It is meant for tests and small tools. The zero value is ready to
+// use; it is safe for concurrent use.
+type Memory struct {
+	mu     sync.Mutex
+	events []Event
+}
+
+// Record appends e, setting its Seq.
+func (m *Memory) Record(_ context.Context, e Event) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e.Seq = uint64(len(m.events)) + 1
+	m.events = append(m.events, e)
+	return nil
+}
+
+// Events returns a copy of the events recorded so far.
+func (m *Memory) Events() []Event {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]Event, len(m.events))
+	copy(out, m.events)
+	return out
+}
+
+// Len returns the number of events recorded so far.
+func (m *Memory) Len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.events)
+}
+
+// Reset forgets every event.
+func (m *Memory) Reset() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.events = nil
+}

@@ -1,0 +1,161 @@
+package policy
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"time"
+
+	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/cost"
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/ext"
+
+	"github.com/modelguard/modelguard/identity"
+)
+
+// Request is what policy sees of the call beyond identity and arguments, as the
+// CEL variable request (request.time, request.session, …).
+type Request struct {
+	Time      time.Time `cel:"time"`
+	SessionID string    `cel:"session"`
+	PromptID  string    `cel:"prompt"`
+	TraceID   string    `cel:"trace"`
+	CallID    string    `cel:"call"`
+}
+
+// Tool describes a tool to [Set.Compile]: its name, its labels, and the Go type of
+// its input. Input may be nil (args is then dynamic and unchecked), a struct or a
+// pointer to one (args has its fields, named as in their JSON tags), or a map with
+// string keys.
+type Tool struct {
+	Name   string
+	Labels []string
+	Input  reflect.Type
+}
+
+// toolInfo is the CEL variable tool.
+type toolInfo struct {
+	Name   string   `cel:"name"`
+	Labels []string `cel:"labels"`
+}
+
+// The CEL variable names. They are the whole vocabulary a rule may use.
+const (
+	varIdentity = "identity"
+	varTool     = "tool"
+	varArgs     = "args"
+	varRequest  = "request"
+)
+
+func baseEnv(opts Options) (*cel.Env, error) {
+	celTag := types.ParseStructTag("cel")
+	return cel.NewEnv(
+		ext.NativeTypes(
+			types.NativeTypeFor[identity.Claims](celTag, types.NativeTypeAlias("modelguard.Identity")),
+			types.NativeTypeFor[Request](celTag, types.NativeTypeAlias("modelguard.Request")),
+			types.NativeTypeFor[toolInfo](celTag, types.NativeTypeAlias("modelguard.Tool")),
+		),
+		cel.Variable(varIdentity, cel.ObjectType("modelguard.Identity")),
+		cel.Variable(varTool, cel.ObjectType("modelguard.Tool")),
+		cel.Variable(varRequest, cel.ObjectType("modelguard.Request")),
+		ext.Strings(),
+		cel.CrossTypeNumericComparisons(true),
+		cel.ParserRecursionLimit(opts.MaxNesting),
+		cel.ParserExpressionSizeLimit(opts.MaxExpressionSize),
+	)
+}
+
+// argsEnv extends base with the variable args typed from in (dyn when in is nil or
+// not a type CEL can check).
+func argsEnv(base *cel.Env, in reflect.Type) (*cel.Env, error) {
+	t, opt := argsType(in)
+	opts := []cel.EnvOption{cel.Variable(varArgs, t)}
+	if opt != nil {
+		opts = append([]cel.EnvOption{opt}, opts...)
+	}
+	return base.Extend(opts...)
+}
+
+func argsType(in reflect.Type) (*cel.Type, cel.EnvOption) {
+	if in == nil {
+		return cel.DynType, nil
+	}
+	s := in
+	if s.Kind() == reflect.Pointer {
+		s = s.Elem()
+	}
+	switch {
+	case s.Kind() == reflect.Struct && s.Name() != "":
+		name := s.PkgPath()[strings.LastIndex(s.PkgPath(), "/")+1:] + "." + s.Name()
+		return cel.ObjectType(name), ext.NativeTypes(in, ext.ParseStructTag("json"))
+	case s.Kind() == reflect.Map && s.Key().Kind() == reflect.String:
+		return cel.MapType(cel.StringType, cel.DynType), nil
+	default:
+		return cel.DynType, nil
+	}
+}
+
+// compileExpr parses and checks one expression of r. An empty expression compiles
+// to nil. Errors carry the position of the offending text in its file.
+func compileExpr(env *cel.Env, opts Options, r *Rule, tool, expr string, pos Position, want *cel.Type) (*cel.Ast, []error) {
+	if expr == "" {
+		return nil, nil
+	}
+	parsed, iss := env.Parse(expr)
+	if iss.Err() != nil {
+		return nil, celErrors(iss, ErrSyntax, r, tool, pos)
+	}
+	ast, iss := env.Check(parsed)
+	if iss.Err() != nil {
+		return nil, celErrors(iss, ErrType, r, tool, pos)
+	}
+	if out := ast.OutputType(); !out.IsExactType(want) && !out.IsExactType(cel.DynType) {
+		return nil, []error{&Error{Pos: pos, Rule: r.ID, Tool: tool, Err: ErrType,
+			Msg: fmt.Sprintf("expression has type %s, want %s", out, want)}}
+	}
+	est, err := env.EstimateCost(ast, sizeHints(opts.SizeHint))
+	if err != nil {
+		return nil, []error{&Error{Pos: pos, Rule: r.ID, Tool: tool, Err: ErrCost, Msg: err.Error()}}
+	}
+	if est.Max > opts.CostBudget {
+		return nil, []error{&Error{Pos: pos, Rule: r.ID, Tool: tool, Err: ErrCost,
+			Msg: fmt.Sprintf("estimated cost up to %d exceeds the budget of %d", est.Max, opts.CostBudget)}}
+	}
+	return ast, nil
+}
+
+// celErrors turns CEL issues into Errors positioned in the policy file. CEL lines
+// count from 1 and columns from 0 within the expression.
+func celErrors(iss *cel.Issues, sentinel error, r *Rule, tool string, pos Position) []error {
+	var errs []error
+	for _, e := range iss.Errors() {
+		p := pos
+		if p.Line > 0 {
+			line, col := e.Location.Line(), e.Location.Column()
+			if line > 1 {
+				p.Line += line - 1
+				p.Col = 1
+			}
+			p.Col += col
+		}
+		errs = append(errs, &Error{Pos: p, Rule: r.ID, Tool: tool, Err: sentinel, Msg: e.Message})
+	}
+	return errs
+}
+
+// sizeHints is a cost estimator that assumes every string, bytes, list and map, and
+// every value of dynamic type, is at most n long.
+type sizeHints uint64
+
+func (n sizeHints) EstimateSize(node cost.AstNode) *cost.SizeEstimate {
+	switch node.Type().Kind() {
+	case types.StringKind, types.BytesKind, types.ListKind, types.MapKind, types.DynKind, types.AnyKind:
+		return &cost.SizeEstimate{Min: 0, Max: uint64(n)}
+	}
+	return nil
+}
+
+func (sizeHints) EstimateCallCost(string, string, *cost.AstNode, []cost.AstNode) *cost.CallEstimate {
+	return nil
+}

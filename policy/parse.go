@@ -1,0 +1,223 @@
+package policy
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// MaxFileSize bounds a policy file; larger input is rejected before parsing.
+const MaxFileSize = 1 << 20
+
+// Parse reads the rules of one YAML policy document. name is used in positions
+// (usually the file path). Every problem found is reported, joined, each naming
+// name:line:col and the rule; the rules are returned only if there is none.
+//
+// The document is a mapping with a "rules" list; each rule has the keys id,
+// effect, tools, labels, when, message and controls. Unknown keys are errors, so a
+// misspelled key is never silently ignored.
+func Parse(name string, data []byte) ([]Rule, error) {
+	if len(data) > MaxFileSize {
+		return nil, &Error{Pos: Position{File: name}, Err: ErrSyntax, Msg: fmt.Sprintf("file is %d bytes, over the %d byte limit", len(data), MaxFileSize)}
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, &Error{Pos: Position{File: name}, Err: ErrSyntax, Msg: err.Error()}
+	}
+	p := parser{file: name, lines: bytes.Split(data, []byte("\n"))}
+	rules := p.document(&doc)
+	if len(p.errs) > 0 {
+		return nil, errors.Join(p.errs...)
+	}
+	return rules, nil
+}
+
+// Load parses the policy files at paths and combines their rules into one [Set].
+func Load(opts Options, paths ...string) (*Set, error) {
+	var all []Rule
+	var errs []error
+	for _, p := range paths {
+		data, err := readFile(p)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		rules, err := Parse(p, data)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		all = append(all, rules...)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return NewSet(all, opts)
+}
+
+func readFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Size() > MaxFileSize {
+		return nil, &Error{Pos: Position{File: path}, Err: ErrSyntax, Msg: fmt.Sprintf("file is %d bytes, over the %d byte limit", fi.Size(), MaxFileSize)}
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	return data, nil
+}
+
+type parser struct {
+	file  string
+	lines [][]byte
+	errs  []error
+}
+
+func (p *parser) pos(n *yaml.Node) Position {
+	return Position{File: p.file, Line: n.Line, Col: n.Column}
+}
+
+func (p *parser) fail(n *yaml.Node, rule, format string, args ...any) {
+	p.errs = append(p.errs, &Error{Pos: p.pos(n), Rule: rule, Err: ErrSyntax, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (p *parser) document(doc *yaml.Node) []Rule {
+	if doc.Kind == 0 || len(doc.Content) == 0 {
+		p.fail(doc, "", "empty policy document")
+		return nil
+	}
+	top := doc.Content[0]
+	if top.Kind != yaml.MappingNode {
+		p.fail(top, "", "policy document must be a mapping with a rules list")
+		return nil
+	}
+	var rules []Rule
+	seen := false
+	p.eachKey(top, "", func(k, v *yaml.Node) {
+		switch k.Value {
+		case "rules":
+			seen = true
+			rules = p.rules(v)
+		default:
+			p.fail(k, "", "unknown key %q (want rules)", k.Value)
+		}
+	})
+	if !seen {
+		p.fail(top, "", "policy document has no rules list")
+	}
+	return rules
+}
+
+func (p *parser) rules(n *yaml.Node) []Rule {
+	if n.Kind != yaml.SequenceNode {
+		p.fail(n, "", "rules must be a list")
+		return nil
+	}
+	rules := make([]Rule, 0, len(n.Content))
+	for _, item := range n.Content {
+		rules = append(rules, p.rule(item))
+	}
+	return rules
+}
+
+func (p *parser) rule(n *yaml.Node) Rule {
+	r := Rule{Pos: p.pos(n)}
+	if n.Kind != yaml.MappingNode {
+		p.fail(n, "", "rule must be a mapping")
+		return r
+	}
+	if id := findKey(n, "id"); id != nil {
+		r.ID = p.str(id, "")
+	}
+	p.eachKey(n, r.ID, func(k, v *yaml.Node) {
+		switch k.Value {
+		case "id":
+		case "effect":
+			r.Effect = Effect(p.str(v, r.ID))
+		case "tools":
+			r.Tools = p.strs(v, r.ID)
+		case "labels":
+			r.Labels = p.strs(v, r.ID)
+		case "when":
+			r.When, r.WhenPos = p.str(v, r.ID), p.exprPos(v)
+		case "message":
+			r.Message, r.MessagePos = p.str(v, r.ID), p.exprPos(v)
+		case "controls":
+			r.Controls = p.strs(v, r.ID)
+		default:
+			p.fail(k, r.ID, "unknown key %q", k.Value)
+		}
+	})
+	return r
+}
+
+// exprPos is where the text of an expression scalar begins: past the opening
+// quote, or on the line after a block scalar's indicator.
+func (p *parser) exprPos(n *yaml.Node) Position {
+	pos := p.pos(n)
+	switch n.Style {
+	case yaml.DoubleQuotedStyle, yaml.SingleQuotedStyle:
+		pos.Col++
+	case yaml.LiteralStyle, yaml.FoldedStyle:
+		pos.Line++
+		pos.Col = 1
+		if pos.Line-1 < len(p.lines) {
+			line := p.lines[pos.Line-1]
+			pos.Col += len(line) - len(bytes.TrimLeft(line, " \t"))
+		}
+	}
+	return pos
+}
+
+func (p *parser) str(n *yaml.Node, rule string) string {
+	if n.Kind != yaml.ScalarNode {
+		p.fail(n, rule, "want a string")
+		return ""
+	}
+	return n.Value
+}
+
+func (p *parser) strs(n *yaml.Node, rule string) []string {
+	if n.Kind == yaml.ScalarNode {
+		return []string{n.Value}
+	}
+	if n.Kind != yaml.SequenceNode {
+		p.fail(n, rule, "want a list of strings")
+		return nil
+	}
+	out := make([]string, 0, len(n.Content))
+	for _, c := range n.Content {
+		out = append(out, p.str(c, rule))
+	}
+	return out
+}
+
+// eachKey calls fn for each key of mapping m, rejecting duplicate keys.
+func (p *parser) eachKey(m *yaml.Node, rule string, fn func(k, v *yaml.Node)) {
+	seen := make(map[string]bool, len(m.Content)/2)
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k := m.Content[i]
+		if seen[k.Value] {
+			p.fail(k, rule, "duplicate key %q", k.Value)
+			continue
+		}
+		seen[k.Value] = true
+		fn(k, m.Content[i+1])
+	}
+}
+
+func findKey(m *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}

@@ -1,0 +1,137 @@
+package policy
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"cel.dev/cel-go/cel"
+)
+
+// Options bound what a policy may cost. The zero value gives the defaults noted on
+// each field.
+type Options struct {
+	// MaxExpressionSize bounds the length of one expression in code points.
+	// Default 4096.
+	MaxExpressionSize int
+	// MaxNesting bounds how deeply an expression may nest. Default 32.
+	MaxNesting int
+	// CostBudget rejects at load any expression whose estimated worst-case cost,
+	// with strings, bytes, lists and maps assumed no larger than SizeHint, exceeds
+	// it. Default 100000.
+	CostBudget uint64
+	// SizeHint is the size assumed for strings, lists and maps in cost estimates.
+	// Default 1024.
+	SizeHint uint64
+	// CostLimit aborts an evaluation at run time once its actual cost passes the
+	// limit; the rule then counts as a matching forbid. Default 1000000.
+	CostLimit uint64
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxExpressionSize <= 0 {
+		o.MaxExpressionSize = 4096
+	}
+	if o.MaxNesting <= 0 {
+		o.MaxNesting = 32
+	}
+	if o.CostBudget == 0 {
+		o.CostBudget = 100_000
+	}
+	if o.SizeHint == 0 {
+		o.SizeHint = 1024
+	}
+	if o.CostLimit == 0 {
+		o.CostLimit = 1_000_000
+	}
+	return o
+}
+
+// Set is a checked, immutable set of rules, combined from any number of files.
+// Compile it once per tool with [Set.Compile]. A Set is safe for concurrent use.
+type Set struct {
+	rules   []Rule
+	opts    Options
+	version string
+	env     *cel.Env
+}
+
+// NewSet checks rules and returns them as a Set. It reports every problem at once:
+// structural errors, duplicate ids, and expressions that do not parse or do not
+// type-check against identity, tool and request (args is checked per tool by
+// [Set.Compile]).
+func NewSet(rules []Rule, opts Options) (*Set, error) {
+	opts = opts.withDefaults()
+	env, err := baseEnv(opts)
+	if err != nil {
+		return nil, fmt.Errorf("policy: build CEL environment: %w", err)
+	}
+	s := &Set{rules: cloneRules(rules), opts: opts, env: env}
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	s.version = version(s.rules)
+	return s, nil
+}
+
+func (s *Set) check() error {
+	var errs []error
+	ids := make(map[string]Position, len(s.rules))
+	dynEnv, err := argsEnv(s.env, nil)
+	if err != nil {
+		return err
+	}
+	for i := range s.rules {
+		r := &s.rules[i]
+		errs = append(errs, r.check()...)
+		if first, dup := ids[r.ID]; dup && r.ID != "" {
+			errs = append(errs, &Error{Pos: r.Pos, Rule: r.ID, Err: ErrInvalid, Msg: "duplicate rule id, first defined at " + first.String()})
+		}
+		ids[r.ID] = r.Pos
+		_, whenErrs := compileExpr(dynEnv, s.opts, r, "", r.When, r.WhenPos, cel.BoolType)
+		_, msgErrs := compileExpr(dynEnv, s.opts, r, "", r.Message, r.MessagePos, cel.StringType)
+		errs = append(errs, whenErrs...)
+		errs = append(errs, msgErrs...)
+	}
+	return errors.Join(errs...)
+}
+
+// Rules returns a copy of the set's rules.
+func (s *Set) Rules() []Rule { return cloneRules(s.rules) }
+
+// Version identifies the set's content: "sha256:" and the hex digest of its rules'
+// canonical JSON (positions excluded). Two sets with the same rules in the same order
+// have the same version, wherever they were loaded from.
+func (s *Set) Version() string { return s.version }
+
+func version(rules []Rule) string {
+	type canon struct {
+		ID       string   `json:"id"`
+		Effect   Effect   `json:"effect"`
+		Tools    []string `json:"tools"`
+		Labels   []string `json:"labels"`
+		When     string   `json:"when"`
+		Message  string   `json:"message"`
+		Controls []string `json:"controls"`
+	}
+	cs := make([]canon, len(rules))
+	for i, r := range rules {
+		cs[i] = canon{r.ID, r.Effect, r.Tools, r.Labels, r.When, r.Message, r.Controls}
+	}
+	b, _ := json.Marshal(cs) // cannot fail: strings and slices only
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+func cloneRules(rules []Rule) []Rule {
+	out := make([]Rule, len(rules))
+	for i, r := range rules {
+		r.Tools = append([]string(nil), r.Tools...)
+		r.Labels = append([]string(nil), r.Labels...)
+		r.Controls = append([]string(nil), r.Controls...)
+		out[i] = r
+	}
+	return out
+}

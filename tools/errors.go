@@ -1,0 +1,68 @@
+package tools
+
+import (
+	"errors"
+	"strings"
+)
+
+// Sentinel errors a guarded call may be denied with. A denial is always a
+// [*DeniedError], which matches one of these with errors.Is (and the underlying
+// cause, such as identity.ErrExpired, too).
+var (
+	// ErrUnauthenticated: no identity token in the context, or it failed
+	// verification.
+	ErrUnauthenticated = errors.New("modelguard: unauthenticated")
+	// ErrForbidden: the policy did not allow the call, because a forbid rule matched
+	// or no permit rule did.
+	ErrForbidden = errors.New("modelguard: forbidden")
+	// ErrPolicy: a rule covering the tool failed to evaluate; the call is denied.
+	ErrPolicy = errors.New("modelguard: policy evaluation failed")
+	// ErrAuditFailed: the audit event could not be recorded. Before the tool ran,
+	// the call is denied; after, the output is withheld.
+	ErrAuditFailed = errors.New("modelguard: audit record failed")
+	// ErrToolPanic: the tool panicked; the guard recovered and recorded it.
+	ErrToolPanic = errors.New("modelguard: tool panicked")
+)
+
+// Reason codes of a [DeniedError]: stable strings that are safe to show to a model
+// and to match on in audit queries.
+const (
+	CodeUnauthenticated = "unauthenticated"
+	CodeForbidden       = "forbidden"
+	CodeNoPermit        = "no_permit"
+	CodePolicyError     = "policy_error"
+	CodeAuditFailed     = "audit_failed"
+)
+
+// DeniedError is returned by a guarded call that the guard stopped. The tool's own
+// errors are returned unchanged, never as a DeniedError.
+type DeniedError struct {
+	Tool    string   // the tool that was called
+	Code    string   // stable reason code (Code… constants)
+	Rules   []string // ids of the rules that decided, if any
+	Reasons []string // the deciding rules' messages, or why the guard denied
+	Err     error    // the sentinel (ErrForbidden, …)
+	Cause   error    // the underlying error, if any (e.g. a verification error)
+}
+
+func (e *DeniedError) Error() string {
+	var b strings.Builder
+	b.WriteString("modelguard: call to ")
+	b.WriteString(e.Tool)
+	b.WriteString(" denied (")
+	b.WriteString(e.Code)
+	b.WriteString(")")
+	if len(e.Reasons) > 0 {
+		b.WriteString(": ")
+		b.WriteString(strings.Join(e.Reasons, "; "))
+	}
+	return b.String()
+}
+
+// Unwrap returns the sentinel and the cause, so errors.Is matches either.
+func (e *DeniedError) Unwrap() []error {
+	if e.Cause == nil {
+		return []error{e.Err}
+	}
+	return []error{e.Err, e.Cause}
+}

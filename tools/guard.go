@@ -1,0 +1,204 @@
+package tools
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"slices"
+	"time"
+
+	"github.com/modelguard/modelguard/audit"
+	"github.com/modelguard/modelguard/identity"
+	"github.com/modelguard/modelguard/policy"
+)
+
+// Tool names a tool and its labels. Rules cover tools by name (or glob) and by
+// label.
+type Tool struct {
+	Name   string
+	Labels []string
+}
+
+// Func is the shape of a tool: the same signature before and after guarding.
+type Func[In, Out any] func(ctx context.Context, in In) (Out, error)
+
+// Guard is a tool wrapped by an [Enforcer]. Build it once with [NewGuard]; call it
+// as often as needed. It is safe for concurrent use.
+type Guard[In, Out any] struct {
+	e    *Enforcer
+	tool Tool
+	prog *policy.Program
+	fn   Func[In, Out]
+}
+
+// NewGuard wraps fn. It compiles every rule that covers the tool against In, so a
+// rule that names a field In does not have is an error here, at start-up.
+func NewGuard[In, Out any](e *Enforcer, t Tool, fn Func[In, Out]) (*Guard[In, Out], error) {
+	if e == nil || fn == nil {
+		return nil, fmt.Errorf("tools: NewGuard(%q): nil enforcer or function", t.Name)
+	}
+	t.Labels = slices.Clone(t.Labels)
+	prog, err := e.policy.Compile(policy.Tool{Name: t.Name, Labels: t.Labels, Input: reflect.TypeFor[In]()})
+	if err != nil {
+		return nil, err
+	}
+	return &Guard[In, Out]{e: e, tool: t, prog: prog, fn: fn}, nil
+}
+
+// Wrap is [NewGuard] returning the guarded function itself, so that it drops in
+// where fn was.
+func Wrap[In, Out any](e *Enforcer, t Tool, fn func(context.Context, In) (Out, error)) (func(context.Context, In) (Out, error), error) {
+	g, err := NewGuard(e, t, fn)
+	if err != nil {
+		return nil, err
+	}
+	return g.Call, nil
+}
+
+// Tool returns the guarded tool's name and labels.
+func (g *Guard[In, Out]) Tool() Tool { return g.tool }
+
+// Call runs the guarded tool: it verifies the identity token in ctx (see
+// [identity.WithToken]), decides with the policy, records the decision, runs the
+// tool with the verified claims in its ctx (see [identity.FromContext]), and records
+// the outcome. Any failure before the tool runs denies the call with a
+// [*DeniedError] and the tool does not run. The tool's own errors are returned
+// unchanged; a panic in the tool is recovered and returned as [ErrToolPanic].
+func (g *Guard[In, Out]) Call(ctx context.Context, in In) (Out, error) {
+	var zero Out
+	c := g.start(ctx, &in)
+	claims, err := g.e.authenticate(ctx)
+	if err != nil {
+		return zero, g.deny(ctx, &c, &DeniedError{Code: CodeUnauthenticated, Err: ErrUnauthenticated, Cause: err,
+			Reasons: []string{"identity token rejected"}})
+	}
+	c.ev.Identity = identityOf(claims)
+	d := g.prog.Decide(ctx, policy.Input{Identity: claims, Args: &in, Request: c.req})
+	c.decided(d)
+	if !d.Allowed {
+		return zero, g.deny(ctx, &c, denial(d))
+	}
+	if err := g.e.sink.Record(context.WithoutCancel(ctx), c.ev); err != nil {
+		return zero, g.auditFailed(&c, err)
+	}
+	out, runErr := g.run(identity.NewContext(ctx, claims), in)
+	return g.finish(ctx, &c, out, runErr)
+}
+
+// call is the state of one guarded call.
+type call struct {
+	req   policy.Request
+	start time.Time
+	ev    audit.Event
+}
+
+func (g *Guard[In, Out]) start(ctx context.Context, in *In) call {
+	now := g.e.now()
+	meta, _ := CallFromContext(ctx)
+	if meta.ID == "" {
+		meta.ID = g.e.nextID()
+	}
+	c := call{start: now, req: policy.Request{Time: now, SessionID: meta.SessionID, PromptID: meta.PromptID, TraceID: meta.TraceID, CallID: meta.ID}}
+	c.ev = audit.Event{
+		ID: g.e.nextID(), Time: now, Phase: audit.PhaseDecision, CallID: meta.ID, Tool: g.tool.Name,
+		SessionID: meta.SessionID, PromptID: meta.PromptID, TraceID: meta.TraceID,
+		PolicyVersion: g.prog.Version(),
+	}
+	if dg, err := audit.Digest(in); err == nil {
+		c.ev.ArgsDigest = dg
+	} else {
+		c.ev.ArgsDigest = "unencodable: " + err.Error()
+	}
+	return c
+}
+
+func (c *call) decided(d policy.Decision) {
+	c.ev.Decision = audit.Deny
+	if d.Allowed {
+		c.ev.Decision = audit.Allow
+	}
+	c.ev.Rules, c.ev.Reasons, c.ev.Controls = d.Rules, d.Reasons, d.Controls
+	for _, err := range d.Errors {
+		c.ev.Errors = append(c.ev.Errors, err.Error())
+	}
+}
+
+func denial(d policy.Decision) *DeniedError {
+	de := &DeniedError{Code: CodeForbidden, Err: ErrForbidden, Rules: d.Rules, Reasons: d.Reasons}
+	switch {
+	case len(d.Errors) > 0:
+		de.Code, de.Err = CodePolicyError, ErrPolicy
+	case len(d.Rules) == 0:
+		de.Code = CodeNoPermit
+	}
+	return de
+}
+
+// deny records the denied decision and returns de, or an audit failure if the
+// record could not be written.
+func (g *Guard[In, Out]) deny(ctx context.Context, c *call, de *DeniedError) error {
+	de.Tool = g.tool.Name
+	c.ev.Decision, c.ev.Code, c.ev.Outcome = audit.Deny, de.Code, audit.OutcomeDenied
+	c.ev.ErrorType = de.Code
+	if c.ev.Reasons == nil {
+		c.ev.Reasons = de.Reasons
+	}
+	if de.Cause != nil {
+		c.ev.Error = de.Cause.Error()
+	}
+	if err := g.e.sink.Record(context.WithoutCancel(ctx), c.ev); err != nil {
+		return g.auditFailed(c, err)
+	}
+	return de
+}
+
+func (g *Guard[In, Out]) auditFailed(c *call, err error) error {
+	return &DeniedError{Tool: g.tool.Name, Code: CodeAuditFailed, Err: ErrAuditFailed, Cause: err,
+		Reasons: []string{"audit record could not be written"}}
+}
+
+// run calls the tool, turning a panic into an error.
+func (g *Guard[In, Out]) run(ctx context.Context, in In) (out Out, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &panicError{tool: g.tool.Name, value: r}
+		}
+	}()
+	return g.fn(ctx, in)
+}
+
+// finish records the outcome. If that fails, the output is withheld.
+func (g *Guard[In, Out]) finish(ctx context.Context, c *call, out Out, runErr error) (Out, error) {
+	ev := c.ev
+	ev.ID, ev.Phase = g.e.nextID(), audit.PhaseOutcome
+	ev.Time = g.e.now()
+	ev.Duration = ev.Time.Sub(c.start)
+	switch pe, isPanic := runErr.(*panicError); {
+	case isPanic:
+		ev.Outcome, ev.Error, ev.ErrorType = audit.OutcomePanic, pe.Error(), "panic"
+	case runErr != nil:
+		ev.Outcome, ev.Error, ev.ErrorType = audit.OutcomeError, runErr.Error(), fmt.Sprintf("%T", runErr)
+	default:
+		ev.Outcome = audit.OutcomeOK
+		if dg, err := audit.Digest(out); err == nil {
+			ev.OutputDigest = dg
+		}
+	}
+	if err := g.e.sink.Record(context.WithoutCancel(ctx), ev); err != nil {
+		var zero Out
+		return zero, g.auditFailed(c, err)
+	}
+	return out, runErr
+}
+
+// panicError is a recovered tool panic. It matches ErrToolPanic.
+type panicError struct {
+	tool  string
+	value any
+}
+
+func (p *panicError) Error() string {
+	return fmt.Sprintf("modelguard: tool %s panicked: %v", p.tool, p.value)
+}
+
+func (p *panicError) Is(target error) bool { return target == ErrToolPanic }
