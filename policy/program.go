@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/ast"
@@ -23,12 +24,12 @@ type Program struct {
 	tool    Tool
 	version string
 	rules   []compiledRule
-	toolVal ref.Val
-	adapter types.Adapter
+	toolVal *toolInfo
 }
 
 type compiledRule struct {
 	rule    *Rule
+	ids     []string    // []string{rule.ID}, shared by decisions
 	when    cel.Program // nil: always true
 	message cel.Program // nil: default message
 	loops   bool        // has comprehensions: evaluate with ctx interrupts
@@ -46,8 +47,8 @@ func (s *Set) Compile(t Tool) (*Program, error) {
 	if err != nil {
 		return nil, &Error{Tool: t.Name, Err: ErrType, Msg: fmt.Sprintf("input type %v: %v", t.Input, err)}
 	}
-	p := &Program{tool: t, version: s.version, adapter: env.CELTypeAdapter()}
-	p.toolVal = p.adapter.NativeToValue(&toolInfo{Name: t.Name, Labels: slices.Clone(t.Labels)})
+	p := &Program{tool: t, version: s.version}
+	p.toolVal = &toolInfo{Name: t.Name, Labels: slices.Clone(t.Labels)}
 	var errs []error
 	for i := range s.rules {
 		r := &s.rules[i]
@@ -65,33 +66,37 @@ func (s *Set) Compile(t Tool) (*Program, error) {
 }
 
 func (s *Set) compileRule(env *cel.Env, r *Rule, tool string) (compiledRule, []error) {
-	c := compiledRule{rule: r}
+	c := compiledRule{rule: r, ids: []string{r.ID}}
 	whenAst, errs := compileExpr(env, s.opts, r, tool, r.When, r.WhenPos, cel.BoolType)
 	msgAst, msgErrs := compileExpr(env, s.opts, r, tool, r.Message, r.MessagePos, cel.StringType)
 	errs = append(errs, msgErrs...)
 	if len(errs) > 0 {
 		return c, errs
 	}
+	c.loops = hasComprehension(whenAst) || hasComprehension(msgAst)
 	var err error
-	if c.when, err = s.program(env, whenAst); err != nil {
+	if c.when, err = s.program(env, whenAst, c.loops); err != nil {
 		return c, []error{&Error{Pos: r.WhenPos, Rule: r.ID, Tool: tool, Err: ErrType, Msg: err.Error()}}
 	}
-	if c.message, err = s.program(env, msgAst); err != nil {
+	if c.message, err = s.program(env, msgAst, c.loops); err != nil {
 		return c, []error{&Error{Pos: r.MessagePos, Rule: r.ID, Tool: tool, Err: ErrType, Msg: err.Error()}}
 	}
-	c.loops = hasComprehension(whenAst) || hasComprehension(msgAst)
 	return c, nil
 }
 
-func (s *Set) program(env *cel.Env, a *cel.Ast) (cel.Program, error) {
+// program plans a checked expression. Only expressions with comprehensions get a
+// runtime cost limit and ctx interrupts: without loops, evaluation is linear in
+// the size of its inputs, which are bounded before evaluation, and the tracker
+// would cost more than the expression.
+func (s *Set) program(env *cel.Env, a *cel.Ast, loops bool) (cel.Program, error) {
 	if a == nil {
 		return nil, nil
 	}
-	return env.Program(a,
-		cel.EvalOptions(cel.OptOptimize),
-		cel.CostLimit(s.opts.CostLimit),
-		cel.InterruptCheckFrequency(64),
-	)
+	opts := []cel.ProgramOption{cel.EvalOptions(cel.OptOptimize)}
+	if loops {
+		opts = append(opts, cel.CostLimit(s.opts.CostLimit), cel.InterruptCheckFrequency(64))
+	}
+	return env.Program(a, opts...)
 }
 
 func hasComprehension(a *cel.Ast) bool {
@@ -123,7 +128,8 @@ type Input struct {
 	Request Request
 }
 
-// Decision is the outcome of [Program.Decide].
+// Decision is the outcome of [Program.Decide]. Its slices may be shared with the
+// program and with other decisions: treat them as read-only.
 type Decision struct {
 	// Allowed is true only if a permit rule matched and no forbid rule did.
 	Allowed bool
@@ -156,13 +162,14 @@ func (p *Program) Decide(ctx context.Context, in Input) Decision {
 		d.Reasons = []string{"policy evaluation cancelled"}
 		return d
 	}
-	act := &activation{
-		identity: p.adapter.NativeToValue(in.Identity),
-		tool:     p.toolVal,
-		args:     p.adapter.NativeToValue(in.Args),
-		request:  p.adapter.NativeToValue(&in.Request),
-	}
-	var permits, forbids []*compiledRule
+	act := activations.Get().(*activation)
+	*act = activation{identity: in.Identity, tool: p.toolVal, args: in.Args, request: in.Request}
+	defer func() {
+		*act = activation{}
+		activations.Put(act)
+	}()
+	var buf [8]*compiledRule
+	permits, forbids := buf[:0:4], buf[4:4:8]
 	for i := range p.rules {
 		c := &p.rules[i]
 		match, err := c.eval(ctx, act)
@@ -195,6 +202,15 @@ func (p *Program) Decide(ctx context.Context, in Input) Decision {
 // explain fills in the rules, reasons and controls of the deciding rules. Permit
 // rules without a message add no reason: an allow needs no apology.
 func (p *Program) explain(ctx context.Context, d *Decision, act *activation, rules []*compiledRule, deny bool) {
+	if len(rules) == 1 {
+		// The common case shares the rule's read-only slices.
+		c := rules[0]
+		d.Rules, d.Controls = c.ids, c.rule.Controls
+		if msg, ok := c.reason(ctx, act, deny); ok {
+			d.Reasons = []string{msg}
+		}
+		return
+	}
 	d.Rules = make([]string, len(rules))
 	for i, c := range rules {
 		d.Rules[i] = c.rule.ID
@@ -252,10 +268,19 @@ func (c *compiledRule) run(ctx context.Context, prg cel.Program, act *activation
 	return out, err
 }
 
-// activation resolves the four CEL variables without allocating a map.
+// activation resolves the four CEL variables without allocating a map. It hands
+// CEL the Go values themselves: checked field selections read them through the
+// native type's field getters, which is cheaper than adapting them up front.
 type activation struct {
-	identity, tool, args, request ref.Val
+	identity *identity.Claims
+	tool     *toolInfo
+	args     any
+	request  Request
 }
+
+// activations recycles activations: Decide is the hot path, and nothing CEL
+// returns refers to the activation once Eval is done.
+var activations = sync.Pool{New: func() any { return new(activation) }}
 
 func (a *activation) ResolveName(name string) (any, bool) {
 	switch name {
@@ -266,7 +291,7 @@ func (a *activation) ResolveName(name string) (any, bool) {
 	case varArgs:
 		return a.args, true
 	case varRequest:
-		return a.request, true
+		return &a.request, true
 	}
 	return nil, false
 }
