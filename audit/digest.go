@@ -1,9 +1,11 @@
 package audit
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"sync"
 )
 
 // DigestPrefix starts every digest this package computes.
@@ -14,12 +16,31 @@ const DigestPrefix = "sha256:"
 // of one Go type always have equal digests, so a digest in an audit record can be
 // checked against the value it claims to describe.
 func Digest(v any) (string, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
+	enc := encoders.Get().(*encoder)
+	defer func() {
+		if enc.buf.Cap() <= 64<<10 { // don't pin a huge buffer in the pool
+			encoders.Put(enc)
+		}
+	}()
+	enc.buf.Reset()
+	if err := enc.enc.Encode(v); err != nil {
 		return "", err
 	}
-	return DigestBytes(b), nil
+	b := enc.buf.Bytes()
+	return DigestBytes(b[:len(b)-1]), nil // Encode adds a newline that Marshal does not
 }
+
+// encoder is a reusable JSON encoder: Digest is on the hot path of every call.
+type encoder struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+var encoders = sync.Pool{New: func() any {
+	e := new(encoder)
+	e.enc = json.NewEncoder(&e.buf)
+	return e
+}}
 
 // DigestBytes returns "sha256:" and the hex SHA-256 of b.
 func DigestBytes(b []byte) string {

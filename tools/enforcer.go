@@ -64,10 +64,16 @@ func NewEnforcer(v Verifier, p *policy.Set, sink audit.Sink, opts Options) (*Enf
 	return &Enforcer{verifier: v, policy: p, sink: sink, now: now, idPrefix: hex.EncodeToString(b[:]) + "-"}, nil
 }
 
-// nextID returns an id unique to this enforcer and, with its random prefix,
-// across processes in practice.
-func (e *Enforcer) nextID() string {
-	return e.idPrefix + strconv.FormatUint(e.ids.Add(1), 10)
+// nextIDs returns a fresh call id and the ids of its decision and outcome
+// events, unique to this enforcer and, with its random prefix, across processes
+// in practice. One buffer serves all three.
+func (e *Enforcer) nextIDs() (call, decision, outcome string) {
+	var buf [64]byte
+	b := strconv.AppendUint(append(buf[:0], e.idPrefix...), e.ids.Add(1), 10)
+	n := len(b)
+	b = append(b, ".d.o"...)
+	s := string(b)
+	return s[:n], s[:n+2], s[:n] + s[n+2:]
 }
 
 // authenticate returns the verified claims of the token in ctx.

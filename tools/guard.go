@@ -87,20 +87,23 @@ func (g *Guard[In, Out]) Call(ctx context.Context, in In) (Out, error) {
 
 // call is the state of one guarded call.
 type call struct {
-	req   policy.Request
-	start time.Time
-	ev    audit.Event
+	req       policy.Request
+	start     time.Time
+	ev        audit.Event
+	outcomeID string
 }
 
 func (g *Guard[In, Out]) start(ctx context.Context, in *In) call {
 	now := g.e.now()
 	meta, _ := CallFromContext(ctx)
+	callID, decisionID, outcomeID := g.e.nextIDs()
 	if meta.ID == "" {
-		meta.ID = g.e.nextID()
+		meta.ID = callID
 	}
 	c := call{start: now, req: policy.Request{Time: now, SessionID: meta.SessionID, PromptID: meta.PromptID, TraceID: meta.TraceID, CallID: meta.ID}}
+	c.outcomeID = outcomeID
 	c.ev = audit.Event{
-		ID: g.e.nextID(), Time: now, Phase: audit.PhaseDecision, CallID: meta.ID, Tool: g.tool.Name,
+		ID: decisionID, Time: now, Phase: audit.PhaseDecision, CallID: meta.ID, Tool: g.tool.Name,
 		SessionID: meta.SessionID, PromptID: meta.PromptID, TraceID: meta.TraceID,
 		PolicyVersion: g.prog.Version(),
 	}
@@ -170,7 +173,7 @@ func (g *Guard[In, Out]) run(ctx context.Context, in In) (out Out, err error) {
 // finish records the outcome. If that fails, the output is withheld.
 func (g *Guard[In, Out]) finish(ctx context.Context, c *call, out Out, runErr error) (Out, error) {
 	ev := c.ev
-	ev.ID, ev.Phase = g.e.nextID(), audit.PhaseOutcome
+	ev.ID, ev.Phase = c.outcomeID, audit.PhaseOutcome
 	ev.Time = g.e.now()
 	ev.Duration = ev.Time.Sub(c.start)
 	switch pe, isPanic := runErr.(*panicError); {
