@@ -33,6 +33,7 @@ type FileOptions struct {
 // for concurrent use.
 type File struct {
 	mu   sync.Mutex
+	name string
 	f    *os.File
 	seq  uint64
 	buf  bytes.Buffer
@@ -56,7 +57,7 @@ func OpenFile(path string, opts FileOptions) (*File, error) {
 		f.Close()
 		return nil, fmt.Errorf("audit: open log %s: %w", path, err)
 	}
-	return &File{f: f, seq: last, opts: opts}, nil
+	return &File{name: path, f: f, seq: last, opts: opts}, nil
 }
 
 // lastSeq reads every record of r and returns the last sequence number, checking
@@ -122,7 +123,7 @@ func (s *File) Record(_ context.Context, e Event) error {
 }
 
 // Name returns the path of the log file.
-func (s *File) Name() string { return s.f.Name() }
+func (s *File) Name() string { return s.name }
 
 // Close syncs and closes the file. Later Record calls fail with [ErrClosed].
 func (s *File) Close() error {
