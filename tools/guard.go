@@ -2,6 +2,7 @@ package tools
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -69,8 +70,12 @@ func (g *Guard[In, Out]) Call(ctx context.Context, in In) (Out, error) {
 	c := g.start(ctx, &in)
 	claims, err := g.e.authenticate(ctx)
 	if err != nil {
+		reason := "identity token rejected"
+		if errors.Is(err, identity.ErrNoToken) {
+			reason = "no identity token"
+		}
 		return zero, g.deny(ctx, &c, &DeniedError{Code: CodeUnauthenticated, Err: ErrUnauthenticated, Cause: err,
-			Reasons: []string{"identity token rejected"}})
+			Reasons: []string{reason}})
 	}
 	c.ev.Identity = identityOf(claims)
 	d := g.prog.Decide(ctx, policy.Input{Identity: claims, Args: &in, Request: c.req})
