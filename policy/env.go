@@ -97,8 +97,10 @@ func argsType(in reflect.Type) (*cel.Type, cel.EnvOption) {
 }
 
 // compileExpr parses and checks one expression of r. An empty expression compiles
-// to nil. Errors carry the position of the offending text in its file.
-func compileExpr(env *cel.Env, opts Options, r *Rule, tool, expr string, pos Position, want *cel.Type) (*cel.Ast, []error) {
+// to nil. want, when not nil, is the required result type (dyn is accepted and
+// checked at run time). inline, when not nil, inlines the rule's variables. Errors
+// carry the position of the offending text in its file.
+func compileExpr(env *cel.Env, opts Options, r *Rule, tool, expr string, pos Position, want *cel.Type, inline *cel.StaticOptimizer) (*cel.Ast, []error) {
 	if expr == "" {
 		return nil, nil
 	}
@@ -110,9 +112,14 @@ func compileExpr(env *cel.Env, opts Options, r *Rule, tool, expr string, pos Pos
 	if iss.Err() != nil {
 		return nil, celErrors(iss, ErrType, r, tool, pos)
 	}
-	if out := ast.OutputType(); !out.IsExactType(want) && !out.IsExactType(cel.DynType) {
+	if want != nil && !ast.OutputType().IsExactType(want) && !ast.OutputType().IsExactType(cel.DynType) {
 		return nil, []error{&Error{Pos: pos, Rule: r.ID, Tool: tool, Err: ErrType,
-			Msg: fmt.Sprintf("expression has type %s, want %s", out, want)}}
+			Msg: fmt.Sprintf("expression has type %s, want %s", ast.OutputType(), want)}}
+	}
+	if inline != nil {
+		if ast, iss = inline.Optimize(env, ast); iss.Err() != nil {
+			return nil, celErrors(iss, ErrType, r, tool, pos)
+		}
 	}
 	est, err := env.EstimateCost(ast, sizeHints(opts.SizeHint))
 	if err != nil {
@@ -123,6 +130,37 @@ func compileExpr(env *cel.Env, opts Options, r *Rule, tool, expr string, pos Pos
 			Msg: fmt.Sprintf("estimated cost up to %d exceeds the budget of %d", est.Max, opts.CostBudget)}}
 	}
 	return ast, nil
+}
+
+// varsEnv declares r's variables (variables.NAME, each typed by its own
+// expression, each able to use the ones before it) and returns the extended env
+// and an optimizer that inlines them.
+func varsEnv(env *cel.Env, opts Options, r *Rule, tool string) (*cel.Env, *cel.StaticOptimizer, []error) {
+	if len(r.Variables) == 0 {
+		return env, nil, nil
+	}
+	var inlined []*cel.InlineVariable
+	var opt *cel.StaticOptimizer
+	for _, v := range r.Variables {
+		vr := &Rule{ID: ""} // variable errors belong to the variable, not each rule
+		ast, errs := compileExpr(env, opts, vr, tool, v.Expr, v.Pos, nil, opt)
+		if len(errs) > 0 {
+			for _, e := range errs {
+				e.(*Error).Msg = "variable " + v.Name + ": " + e.(*Error).Msg
+			}
+			return nil, nil, errs
+		}
+		name := "variables." + v.Name
+		inlined = append(inlined, cel.NewInlineVariable(name, ast))
+		var err error
+		if env, err = env.Extend(cel.Variable(name, ast.OutputType())); err != nil {
+			return nil, nil, []error{&Error{Pos: v.Pos, Tool: tool, Err: ErrType, Msg: "variable " + v.Name + ": " + err.Error()}}
+		}
+		if opt, err = cel.NewStaticOptimizer(cel.NewInliningOptimizer(inlined...)); err != nil {
+			return nil, nil, []error{&Error{Pos: v.Pos, Tool: tool, Err: ErrType, Msg: err.Error()}}
+		}
+	}
+	return env, opt, nil
 }
 
 // celErrors turns CEL issues into Errors positioned in the policy file. CEL lines

@@ -47,11 +47,13 @@ rules:
 	}
 	staging := &identity.Claims{Subject: "model:fin-2", Agent: "finance-bot", Env: "staging"}
 	d := prog.Decide(context.Background(), policy.Input{Identity: staging, Args: &payment{AmountCents: 100}})
-	fmt.Println(d.Allowed, d.Rules, d.Reasons)
+	fmt.Println(d.Allowed, d.Rules, d.Messages)
+	fmt.Println(d.Reasons)
 	// Output:
 	// 12000 true [payments-small] []
 	// 90000 false [] [no rule permits payments.initiate]
 	// false [no-prod-payments-from-staging] [payments are disabled in staging]
+	// [forbid rule no-prod-payments-from-staging matched: payments are disabled in staging]
 }
 
 // A misspelled argument field is an error when the rules are compiled for the

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -16,9 +18,12 @@ const MaxFileSize = 1 << 20
 // (usually the file path). Every problem found is reported, joined, each naming
 // name:line:col and the rule; the rules are returned only if there is none.
 //
-// The document is a mapping with a "rules" list; each rule has the keys id,
-// effect, tools, labels, when, message and controls. Unknown keys are errors, so a
-// misspelled key is never silently ignored.
+// The document is a mapping with a "rules" list, an optional "variables" list
+// ({name, expression}) shared by its rules, and an optional "mode" (enforce or
+// shadow) for rules that set none. Each rule has the keys id, effect, mode, tools,
+// labels, when, message, controls, require, redact, limit ({rate, burst, per})
+// and budget ({expr, max, window, per}). Unknown keys are errors, so a misspelled
+// key is never silently ignored.
 func Parse(name string, data []byte) ([]Rule, error) {
 	if len(data) > MaxFileSize {
 		return nil, &Error{Pos: Position{File: name}, Err: ErrSyntax, Msg: fmt.Sprintf("file is %d bytes, over the %d byte limit", len(data), MaxFileSize)}
@@ -99,18 +104,33 @@ func (p *parser) document(doc *yaml.Node) []Rule {
 		return nil
 	}
 	var rules []Rule
+	var vars []Variable
+	var mode Mode
 	seen := false
 	p.eachKey(top, "", func(k, v *yaml.Node) {
 		switch k.Value {
 		case "rules":
 			seen = true
 			rules = p.rules(v)
+		case "variables":
+			vars = p.variables(v)
+		case "mode":
+			mode = Mode(p.str(v, ""))
+			if mode != Enforce && mode != Shadow {
+				p.fail(v, "", "mode must be %q or %q, not %q", Enforce, Shadow, mode)
+			}
 		default:
-			p.fail(k, "", "unknown key %q (want rules)", k.Value)
+			p.fail(k, "", "unknown key %q (want rules, variables, mode)", k.Value)
 		}
 	})
 	if !seen {
 		p.fail(top, "", "policy document has no rules list")
+	}
+	for i := range rules {
+		rules[i].Variables = vars
+		if rules[i].Mode == "" {
+			rules[i].Mode = mode
+		}
 	}
 	return rules
 }
@@ -127,6 +147,36 @@ func (p *parser) rules(n *yaml.Node) []Rule {
 	return rules
 }
 
+func (p *parser) variables(n *yaml.Node) []Variable {
+	if n.Kind != yaml.SequenceNode {
+		p.fail(n, "", "variables must be a list of {name, expression}")
+		return nil
+	}
+	vars := make([]Variable, 0, len(n.Content))
+	for _, item := range n.Content {
+		if item.Kind != yaml.MappingNode {
+			p.fail(item, "", "a variable must be a mapping with name and expression")
+			continue
+		}
+		v := Variable{Pos: p.pos(item)}
+		p.eachKey(item, "", func(k, val *yaml.Node) {
+			switch k.Value {
+			case "name":
+				v.Name = p.str(val, "")
+			case "expression":
+				v.Expr, v.Pos = p.str(val, ""), p.exprPos(val)
+			default:
+				p.fail(k, "", "unknown key %q in variable (want name, expression)", k.Value)
+			}
+		})
+		if v.Name == "" || v.Expr == "" {
+			p.fail(item, "", "a variable needs a name and an expression")
+		}
+		vars = append(vars, v)
+	}
+	return vars
+}
+
 func (p *parser) rule(n *yaml.Node) Rule {
 	r := Rule{Pos: p.pos(n)}
 	if n.Kind != yaml.MappingNode {
@@ -141,6 +191,8 @@ func (p *parser) rule(n *yaml.Node) Rule {
 		case "id":
 		case "effect":
 			r.Effect = Effect(p.str(v, r.ID))
+		case "mode":
+			r.Mode = Mode(p.str(v, r.ID))
 		case "tools":
 			r.Tools = p.strs(v, r.ID)
 		case "labels":
@@ -151,11 +203,83 @@ func (p *parser) rule(n *yaml.Node) Rule {
 			r.Message, r.MessagePos = p.str(v, r.ID), p.exprPos(v)
 		case "controls":
 			r.Controls = p.strs(v, r.ID)
+		case "require":
+			r.Require = p.strs(v, r.ID)
+		case "redact":
+			r.Redact = p.strs(v, r.ID)
+		case "limit":
+			r.Limit = p.limit(v, r.ID)
+		case "budget":
+			r.Budget = p.budget(v, r.ID)
 		default:
 			p.fail(k, r.ID, "unknown key %q", k.Value)
 		}
 	})
 	return r
+}
+
+func (p *parser) limit(n *yaml.Node, rule string) *Limit {
+	l := &Limit{}
+	if n.Kind != yaml.MappingNode {
+		p.fail(n, rule, "limit must be a mapping {rate, burst, per}")
+		return l
+	}
+	p.eachKey(n, rule, func(k, v *yaml.Node) {
+		switch k.Value {
+		case "rate":
+			r, err := ParseRate(p.str(v, rule))
+			if err != nil {
+				p.fail(v, rule, "%v", err)
+			}
+			l.Rate = r
+		case "burst":
+			l.Burst = p.int(v, rule)
+		case "per":
+			l.Per = Key(p.str(v, rule))
+		default:
+			p.fail(k, rule, "unknown key %q in limit (want rate, burst, per)", k.Value)
+		}
+	})
+	return l
+}
+
+func (p *parser) budget(n *yaml.Node, rule string) *Budget {
+	b := &Budget{}
+	if n.Kind != yaml.MappingNode {
+		p.fail(n, rule, "budget must be a mapping {expr, max, window, per}")
+		return b
+	}
+	p.eachKey(n, rule, func(k, v *yaml.Node) {
+		switch k.Value {
+		case "expr":
+			b.Expr, b.Pos = p.str(v, rule), p.exprPos(v)
+		case "max":
+			f, err := strconv.ParseFloat(p.str(v, rule), 64)
+			if err != nil {
+				p.fail(v, rule, "max must be a number")
+			}
+			b.Max = f
+		case "window":
+			d, err := time.ParseDuration(p.str(v, rule))
+			if err != nil {
+				p.fail(v, rule, "window must be a duration such as 24h: %v", err)
+			}
+			b.Window = d
+		case "per":
+			b.Per = Key(p.str(v, rule))
+		default:
+			p.fail(k, rule, "unknown key %q in budget (want expr, max, window, per)", k.Value)
+		}
+	})
+	return b
+}
+
+func (p *parser) int(n *yaml.Node, rule string) int {
+	i, err := strconv.Atoi(p.str(n, rule))
+	if err != nil {
+		p.fail(n, rule, "want an integer")
+	}
+	return i
 }
 
 // exprPos is where the text of an expression scalar begins: past the opening

@@ -95,6 +95,7 @@ func TestDecide(t *testing.T) {
 		allowed   bool
 		rules     []string
 		reason    string
+		msg       string
 		controls  []string
 		evalError bool
 	}{
@@ -105,7 +106,7 @@ func TestDecide(t *testing.T) {
 		{name: "uncovered tool denies by default", tool: "repo.read", id: supportBot(), args: &ticketArgs{},
 			reason: "no rule permits repo.read"},
 		{name: "forbid wins over permit", tool: "attachments.export", id: supportBot(), args: &ticketArgs{},
-			rules: []string{"no-attachment-export"}, reason: "attachment export is blocked for model:support-1",
+			rules: []string{"no-attachment-export"}, msg: "attachment export is blocked for model:support-1",
 			controls: []string{"OWASP-NHI-02"}},
 		{name: "glob permit", tool: "attachments.list", id: supportBot(), args: &ticketArgs{},
 			allowed: true, rules: []string{"attachments-permit"}},
@@ -114,7 +115,7 @@ func TestDecide(t *testing.T) {
 		{name: "typed args over limit", tool: "payments.initiate", id: other, args: &paymentArgs{AmountCents: 50001},
 			reason: "no rule permits payments.initiate"},
 		{name: "label forbid", tool: "attachments.purge", labels: []string{"destructive"}, id: prod, args: &ticketArgs{},
-			rules: []string{"no-prod"}, reason: "destructive tools are off in prod"},
+			rules: []string{"no-prod"}, msg: "destructive tools are off in prod"},
 		{name: "nil identity denies", tool: "attachments.list", id: nil, args: &ticketArgs{},
 			reason: "no verified identity"},
 	}
@@ -136,6 +137,12 @@ func TestDecide(t *testing.T) {
 			}
 			if tt.reason != "" && !slices.Contains(d.Reasons, tt.reason) {
 				t.Errorf("Reasons = %q, want %q among them", d.Reasons, tt.reason)
+			}
+			if tt.msg != "" && !slices.Equal(d.Messages, []string{tt.msg}) {
+				t.Errorf("Messages = %q, want [%q]", d.Messages, tt.msg)
+			}
+			if tt.msg != "" && (len(d.Reasons) != 1 || !strings.Contains(d.Reasons[0], tt.msg) || !strings.Contains(d.Reasons[0], d.Rules[0])) {
+				t.Errorf("Reasons = %q, want the rule id and message", d.Reasons)
 			}
 			if !slices.Equal(d.Controls, tt.controls) {
 				t.Errorf("Controls = %q, want %q", d.Controls, tt.controls)

@@ -21,6 +21,8 @@ import (
 // [Program.Decide] for every call. A Program is immutable and safe for concurrent
 // use.
 type Program struct {
+	set     *Set
+	env     *cel.Env
 	tool    Tool
 	version string
 	rules   []compiledRule
@@ -31,7 +33,9 @@ type compiledRule struct {
 	rule    *Rule
 	ids     []string    // []string{rule.ID}, shared by decisions
 	when    cel.Program // nil: always true
-	message cel.Program // nil: default message
+	message cel.Program // nil: no message
+	budget  cel.Program // nil: no budget
+	asts    [3]*cel.Ast // when, message, budget: for Explain
 	loops   bool        // has comprehensions: evaluate with ctx interrupts
 }
 
@@ -47,7 +51,7 @@ func (s *Set) Compile(t Tool) (*Program, error) {
 	if err != nil {
 		return nil, &Error{Tool: t.Name, Err: ErrType, Msg: fmt.Sprintf("input type %v: %v", t.Input, err)}
 	}
-	p := &Program{tool: t, version: s.version}
+	p := &Program{set: s, env: env, tool: t, version: s.version}
 	p.toolVal = &toolInfo{Name: t.Name, Labels: slices.Clone(t.Labels)}
 	var errs []error
 	for i := range s.rules {
@@ -59,40 +63,64 @@ func (s *Set) Compile(t Tool) (*Program, error) {
 		errs = append(errs, cerrs...)
 		p.rules = append(p.rules, c)
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	if err := joinUnique(errs); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
 
 func (s *Set) compileRule(env *cel.Env, r *Rule, tool string) (compiledRule, []error) {
 	c := compiledRule{rule: r, ids: []string{r.ID}}
-	whenAst, errs := compileExpr(env, s.opts, r, tool, r.When, r.WhenPos, cel.BoolType)
-	msgAst, msgErrs := compileExpr(env, s.opts, r, tool, r.Message, r.MessagePos, cel.StringType)
-	errs = append(errs, msgErrs...)
+	env, inline, errs := varsEnv(env, s.opts, r, tool)
 	if len(errs) > 0 {
 		return c, errs
 	}
-	c.loops = hasComprehension(whenAst) || hasComprehension(msgAst)
-	var err error
-	if c.when, err = s.program(env, whenAst, c.loops); err != nil {
-		return c, []error{&Error{Pos: r.WhenPos, Rule: r.ID, Tool: tool, Err: ErrType, Msg: err.Error()}}
+	c.asts[0], errs = compileExpr(env, s.opts, r, tool, r.When, r.WhenPos, cel.BoolType, inline)
+	var more []error
+	c.asts[1], more = compileExpr(env, s.opts, r, tool, r.Message, r.MessagePos, cel.StringType, inline)
+	errs = append(errs, more...)
+	if r.Budget != nil {
+		c.asts[2], more = compileExpr(env, s.opts, r, tool, r.Budget.Expr, r.Budget.Pos, nil, inline)
+		errs = append(errs, more...)
+		if len(more) == 0 && !numeric(c.asts[2].OutputType()) {
+			errs = append(errs, &Error{Pos: r.Budget.Pos, Rule: r.ID, Tool: tool, Err: ErrType,
+				Msg: fmt.Sprintf("budget expression has type %s, want int, uint or double", c.asts[2].OutputType())})
+		}
 	}
-	if c.message, err = s.program(env, msgAst, c.loops); err != nil {
-		return c, []error{&Error{Pos: r.MessagePos, Rule: r.ID, Tool: tool, Err: ErrType, Msg: err.Error()}}
+	if len(errs) > 0 {
+		return c, errs
+	}
+	for _, a := range c.asts {
+		c.loops = c.loops || hasComprehension(a)
+	}
+	progs := [3]*cel.Program{&c.when, &c.message, &c.budget}
+	for i, a := range c.asts {
+		prg, err := s.program(env, a, c.loops, false)
+		if err != nil {
+			return c, []error{&Error{Pos: r.Pos, Rule: r.ID, Tool: tool, Err: ErrType, Msg: err.Error()}}
+		}
+		*progs[i] = prg
 	}
 	return c, nil
+}
+
+func numeric(t *cel.Type) bool {
+	return t.IsExactType(cel.IntType) || t.IsExactType(cel.UintType) || t.IsExactType(cel.DoubleType) || t.IsExactType(cel.DynType)
 }
 
 // program plans a checked expression. Only expressions with comprehensions get a
 // runtime cost limit and ctx interrupts: without loops, evaluation is linear in
 // the size of its inputs, which are bounded before evaluation, and the tracker
-// would cost more than the expression.
-func (s *Set) program(env *cel.Env, a *cel.Ast, loops bool) (cel.Program, error) {
+// would cost more than the expression. trace keeps every sub-expression's value,
+// for Explain.
+func (s *Set) program(env *cel.Env, a *cel.Ast, loops, trace bool) (cel.Program, error) {
 	if a == nil {
 		return nil, nil
 	}
 	opts := []cel.ProgramOption{cel.EvalOptions(cel.OptOptimize)}
+	if trace {
+		opts = []cel.ProgramOption{cel.EvalOptions(cel.OptExhaustiveEval)}
+	}
 	if loops {
 		opts = append(opts, cel.CostLimit(s.opts.CostLimit), cel.InterruptCheckFrequency(64))
 	}
@@ -118,6 +146,9 @@ func (p *Program) Tool() Tool { return p.tool }
 // Version returns the version of the [Set] the program was compiled from.
 func (p *Program) Version() string { return p.version }
 
+// Set returns the set the program was compiled from.
+func (p *Program) Set() *Set { return p.set }
+
 // Input is one call to decide.
 type Input struct {
 	// Identity is the verified identity of the caller. Nil denies.
@@ -131,26 +162,53 @@ type Input struct {
 // Decision is the outcome of [Program.Decide]. Its slices may be shared with the
 // program and with other decisions: treat them as read-only.
 type Decision struct {
-	// Allowed is true only if a permit rule matched and no forbid rule did.
+	// Allowed is true only if an enforced permit rule matched and no enforced
+	// forbid rule did.
 	Allowed bool
-	// Rules are the ids of the rules that decided: the matching forbid rules (and
-	// rules that failed to evaluate) of a denial, or the matching permit rules of an
-	// allow. Empty for a denial because nothing permits.
+	// Rules are the ids of the enforced rules that decided: the matching forbid
+	// rules (and rules that failed to evaluate) of a denial, or the matching permit
+	// rules of an allow. Empty for a denial because nothing permits.
 	Rules []string
-	// Reasons are the messages of the deciding rules, or why nothing decided.
+	// Messages are the messages of the deciding rules that define one. They are
+	// safe to show to the model: they name no rule and no other tool.
+	Messages []string
+	// Reasons explain a denial in full, for the audit log and the operator.
 	Reasons []string
 	// Controls are the control tags of the deciding rules, without duplicates.
 	Controls []string
+	// Obligations are what an allow asks the guard to enforce.
+	Obligations Obligations
 	// Errors are the evaluation failures, each an *Error wrapping ErrEval.
 	Errors []error
+	// Shadow lists the shadow rules that matched or failed; they did not decide.
+	Shadow []ShadowResult
+	// ShadowAllowed is what Allowed would be if shadow rules were enforced.
+	ShadowAllowed bool
 	// Version is the policy version that decided.
 	Version string
 }
 
-// Decide evaluates every rule that covers the tool against in and combines them:
-// deny unless some permit matches; any matching forbid wins; a rule that fails to
-// evaluate (error, non-bool result, cost limit, cancelled ctx) counts as a matching
-// forbid. Every rule is evaluated so that the decision lists all that decided.
+// WouldFlip reports whether enforcing the shadow rules would change the decision.
+func (d *Decision) WouldFlip() bool { return d.ShadowAllowed != d.Allowed }
+
+// ShadowResult is what a shadow rule would have done.
+type ShadowResult struct {
+	Rule   string
+	Effect Effect
+	Error  error // non-nil if it failed to evaluate (it would have forbidden)
+}
+
+// tally collects the rules that matched while deciding.
+type tally struct {
+	permits, forbids           []*compiledRule
+	shadowPermit, shadowForbid bool
+}
+
+// Decide evaluates every rule that covers the tool against in and combines the
+// enforced ones: deny unless some permit matches; any matching forbid wins; a rule
+// that fails to evaluate (error, non-bool result, cost limit, cancelled ctx) counts
+// as a matching forbid. Every rule is evaluated, so the decision lists all that
+// decided, and what the shadow rules would have done.
 func (p *Program) Decide(ctx context.Context, in Input) Decision {
 	d := Decision{Version: p.version}
 	if in.Identity == nil {
@@ -169,58 +227,120 @@ func (p *Program) Decide(ctx context.Context, in Input) Decision {
 		activations.Put(act)
 	}()
 	var buf [8]*compiledRule
-	permits, forbids := buf[:0:4], buf[4:4:8]
+	t := tally{permits: buf[:0:4], forbids: buf[4:4:8]}
 	for i := range p.rules {
-		c := &p.rules[i]
-		match, err := c.eval(ctx, act)
-		if err != nil {
-			d.Errors = append(d.Errors, &Error{Pos: c.rule.WhenPos, Rule: c.rule.ID, Tool: p.tool.Name, Err: ErrEval, Msg: err.Error()})
-			forbids = append(forbids, c)
-			continue
-		}
-		if !match {
-			continue
-		}
-		if c.rule.Effect == Forbid {
-			forbids = append(forbids, c)
-		} else {
-			permits = append(permits, c)
-		}
+		p.evalRule(ctx, &d, &t, &p.rules[i], act)
 	}
+	shadowAllowed := !(len(t.forbids) > 0 || t.shadowForbid) && (len(t.permits) > 0 || t.shadowPermit)
 	switch {
-	case len(forbids) > 0:
-		p.explain(ctx, &d, act, forbids, true)
-	case len(permits) > 0:
+	case len(t.forbids) > 0:
+		p.explain(ctx, &d, act, t.forbids, true)
+	case len(t.permits) > 0:
 		d.Allowed = true
-		p.explain(ctx, &d, act, permits, false)
+		p.explain(ctx, &d, act, t.permits, false)
+		p.oblige(ctx, &d, act, t.permits)
+		shadowAllowed = shadowAllowed && d.Allowed // a failed budget denies both
 	default:
 		d.Reasons = []string{"no rule permits " + p.tool.Name}
+	}
+	d.ShadowAllowed = shadowAllowed
+	if len(d.Shadow) == 0 {
+		d.ShadowAllowed = d.Allowed
 	}
 	return d
 }
 
-// explain fills in the rules, reasons and controls of the deciding rules. Permit
-// rules without a message add no reason: an allow needs no apology.
+func (p *Program) evalRule(ctx context.Context, d *Decision, t *tally, c *compiledRule, act *activation) {
+	match, err := c.eval(ctx, act)
+	if err != nil {
+		err = &Error{Pos: c.rule.WhenPos, Rule: c.rule.ID, Tool: p.tool.Name, Err: ErrEval, Msg: err.Error()}
+		match = true
+	}
+	if !match {
+		return
+	}
+	forbid := err != nil || c.rule.Effect == Forbid
+	if !c.rule.enforced() {
+		d.Shadow = append(d.Shadow, ShadowResult{Rule: c.rule.ID, Effect: c.rule.Effect, Error: err})
+		t.shadowForbid = t.shadowForbid || forbid
+		t.shadowPermit = t.shadowPermit || !forbid
+		return
+	}
+	if err != nil {
+		d.Errors = append(d.Errors, err)
+	}
+	if forbid {
+		t.forbids = append(t.forbids, c)
+	} else {
+		t.permits = append(t.permits, c)
+	}
+}
+
+// explain fills in the rules, messages, reasons and controls of the deciding
+// rules. An allow gets no reasons: its rules say enough.
 func (p *Program) explain(ctx context.Context, d *Decision, act *activation, rules []*compiledRule, deny bool) {
 	if len(rules) == 1 {
 		// The common case shares the rule's read-only slices.
-		c := rules[0]
-		d.Rules, d.Controls = c.ids, c.rule.Controls
-		if msg, ok := c.reason(ctx, act, deny); ok {
-			d.Reasons = []string{msg}
-		}
-		return
-	}
-	d.Rules = make([]string, len(rules))
-	for i, c := range rules {
-		d.Rules[i] = c.rule.ID
-		for _, ctl := range c.rule.Controls {
-			if !slices.Contains(d.Controls, ctl) {
-				d.Controls = append(d.Controls, ctl)
+		d.Rules, d.Controls = rules[0].ids, rules[0].rule.Controls
+	} else {
+		d.Rules = make([]string, len(rules))
+		for i, c := range rules {
+			d.Rules[i] = c.rule.ID
+			for _, ctl := range c.rule.Controls {
+				if !slices.Contains(d.Controls, ctl) {
+					d.Controls = append(d.Controls, ctl)
+				}
 			}
 		}
-		if msg, ok := c.reason(ctx, act, deny); ok {
-			d.Reasons = append(d.Reasons, msg)
+	}
+	for _, c := range rules {
+		msg, ok := c.messageText(ctx, act)
+		if ok {
+			d.Messages = append(d.Messages, msg)
+		}
+		if deny {
+			d.Reasons = append(d.Reasons, p.reason(d, c, msg))
+		}
+	}
+}
+
+func (p *Program) reason(d *Decision, c *compiledRule, msg string) string {
+	for _, err := range d.Errors {
+		if e, ok := err.(*Error); ok && e.Rule == c.rule.ID {
+			return "rule " + c.rule.ID + " failed to evaluate: " + e.Msg
+		}
+	}
+	if msg == "" {
+		return "forbid rule " + c.rule.ID + " matched"
+	}
+	return "forbid rule " + c.rule.ID + " matched: " + msg
+}
+
+// oblige collects the obligations of the permits that allowed the call, and
+// evaluates their budget amounts. A budget that cannot be evaluated denies.
+func (p *Program) oblige(ctx context.Context, d *Decision, act *activation, permits []*compiledRule) {
+	o := &d.Obligations
+	for _, c := range permits {
+		r := c.rule
+		o.Approval = o.Approval || slices.Contains(r.Require, RequireApproval)
+		for _, path := range r.Redact {
+			if !slices.Contains(o.Redact, path) {
+				o.Redact = append(o.Redact, path)
+			}
+		}
+		if r.Limit != nil {
+			o.Limits = append(o.Limits, RuleLimit{Rule: r.ID, Limit: *r.Limit})
+		}
+		if r.Budget != nil {
+			amount, err := c.amount(ctx, act)
+			if err != nil {
+				d.Allowed = false
+				d.Errors = append(d.Errors, &Error{Pos: r.Budget.Pos, Rule: r.ID, Tool: p.tool.Name, Err: ErrEval, Msg: "budget: " + err.Error()})
+				d.Reasons = append(d.Reasons, "rule "+r.ID+" budget failed to evaluate: "+err.Error())
+				d.Obligations = Obligations{}
+				return
+			}
+			o.Budgets = append(o.Budgets, RuleBudget{Rule: r.ID, Budget: *r.Budget, Amount: amount})
 		}
 	}
 }
@@ -240,18 +360,33 @@ func (c *compiledRule) eval(ctx context.Context, act *activation) (bool, error) 
 	return bool(b), nil
 }
 
-func (c *compiledRule) reason(ctx context.Context, act *activation, deny bool) (string, bool) {
+// messageText evaluates the rule's message, if it has one. A message that fails
+// falls back to a fixed text that names nothing.
+func (c *compiledRule) messageText(ctx context.Context, act *activation) (string, bool) {
 	if c.message == nil {
-		if !deny {
-			return "", false
-		}
-		return "forbidden by rule " + c.rule.ID, true
+		return "", false
 	}
 	out, err := c.run(ctx, c.message, act)
 	if s, ok := out.(types.String); err == nil && ok {
 		return string(s), true
 	}
-	return fmt.Sprintf("rule %s (message failed: %v)", c.rule.ID, err), true
+	return "denied by policy", true
+}
+
+func (c *compiledRule) amount(ctx context.Context, act *activation) (float64, error) {
+	out, err := c.run(ctx, c.budget, act)
+	if err != nil {
+		return 0, err
+	}
+	switch v := out.(type) {
+	case types.Int:
+		return float64(v), nil
+	case types.Uint:
+		return float64(v), nil
+	case types.Double:
+		return float64(v), nil
+	}
+	return 0, fmt.Errorf("budget expression yielded %s, not a number", out.Type().TypeName())
 }
 
 func (c *compiledRule) run(ctx context.Context, prg cel.Program, act *activation) (ref.Val, error) {
@@ -264,6 +399,9 @@ func (c *compiledRule) run(ctx context.Context, prg cel.Program, act *activation
 	}
 	if err == nil && types.IsError(out) {
 		err = out.(*types.Err)
+	}
+	if err != nil && errors.Is(err, context.Canceled) {
+		err = fmt.Errorf("cancelled: %w", err)
 	}
 	return out, err
 }

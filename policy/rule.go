@@ -56,11 +56,54 @@ type Rule struct {
 	// Controls are free tags (e.g. "NIST-CSF-PR.AA-05", "OWASP-NHI-02") recorded in
 	// every audit event the rule decides.
 	Controls []string
+	// Mode is Enforce (the default when empty) or Shadow: a shadow rule is
+	// evaluated and reported but never changes a decision.
+	Mode Mode
+
+	// Obligations of a permit rule, enforced by the guard when the rule allows a
+	// call. Forbid rules may not carry them.
+
+	// Require lists what the call needs besides the permit; "approval" runs the
+	// tool only under a valid human approval grant.
+	Require []string
+	// Redact lists paths in the tool's output to redact before it reaches the
+	// model ("customer.email", "attachments[*].content").
+	Redact []string
+	// Limit rate-limits calls, per subject, agent or tenant.
+	Limit *Limit
+	// Budget caps a running sum of an expression over a window.
+	Budget *Budget
+
+	// Variables are the named expressions the rule may use as variables.NAME, in
+	// definition order (a variable may use the ones before it). Rules parsed from
+	// one file share that file's variables.
+	Variables []Variable
 
 	// Pos is where the rule was defined; WhenPos and MessagePos where its
 	// expressions start. Set by [Parse]; zero for rules built in Go.
 	Pos, WhenPos, MessagePos Position
 }
+
+// Mode says whether a rule decides calls or only reports what it would decide.
+type Mode string
+
+// The modes.
+const (
+	Enforce Mode = "enforce"
+	Shadow  Mode = "shadow"
+)
+
+// Variable is a named CEL sub-expression, used in rules as variables.NAME (as in
+// Kubernetes ValidatingAdmissionPolicy). It is inlined into every expression that
+// uses it, so it costs nothing at run time beyond its own evaluation.
+type Variable struct {
+	Name string
+	Expr string
+	Pos  Position
+}
+
+// Requirement names accepted in [Rule.Require].
+const RequireApproval = "approval"
 
 // Covers reports whether r applies to a tool with the given name and labels.
 func (r *Rule) Covers(name string, labels []string) bool {
@@ -100,5 +143,61 @@ func (r *Rule) check() []error {
 			bad("bad tool pattern %q", pat)
 		}
 	}
+	if r.Mode != "" && r.Mode != Enforce && r.Mode != Shadow {
+		bad("mode must be %q or %q, not %q", Enforce, Shadow, r.Mode)
+	}
+	if r.Effect == Forbid && r.hasObligations() {
+		bad("a forbid rule cannot carry obligations (require, redact, limit, budget)")
+	}
+	for _, req := range r.Require {
+		if req != RequireApproval {
+			bad("unknown requirement %q (want %q)", req, RequireApproval)
+		}
+	}
+	for _, p := range r.Redact {
+		if _, err := ParsePath(p); err != nil {
+			bad("redact: %v", err)
+		}
+	}
+	if r.Limit != nil {
+		if err := r.Limit.check(); err != nil {
+			bad("limit: %v", err)
+		}
+	}
+	if r.Budget != nil {
+		if err := r.Budget.check(); err != nil {
+			bad("budget: %v", err)
+		}
+	}
+	seen := map[string]bool{}
+	for _, v := range r.Variables {
+		if !validName(v.Name) {
+			bad("variable name %q is not an identifier", v.Name)
+		}
+		if seen[v.Name] {
+			bad("variable %q defined twice", v.Name)
+		}
+		seen[v.Name] = true
+	}
 	return errs
+}
+
+func (r *Rule) hasObligations() bool {
+	return len(r.Require) > 0 || len(r.Redact) > 0 || r.Limit != nil || r.Budget != nil
+}
+
+// enforced reports whether the rule takes part in decisions.
+func (r *Rule) enforced() bool { return r.Mode != Shadow }
+
+func validName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, c := range s {
+		letter := c == '_' || ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z')
+		if !letter && (i == 0 || c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
 }

@@ -85,17 +85,32 @@ func (s *Set) check() error {
 	}
 	for i := range s.rules {
 		r := &s.rules[i]
-		errs = append(errs, r.check()...)
-		if first, dup := ids[r.ID]; dup && r.ID != "" {
+		if rerrs := r.check(); len(rerrs) > 0 {
+			errs = append(errs, rerrs...)
+			continue
+		}
+		if first, dup := ids[r.ID]; dup {
 			errs = append(errs, &Error{Pos: r.Pos, Rule: r.ID, Err: ErrInvalid, Msg: "duplicate rule id, first defined at " + first.String()})
 		}
 		ids[r.ID] = r.Pos
-		_, whenErrs := compileExpr(dynEnv, s.opts, r, "", r.When, r.WhenPos, cel.BoolType)
-		_, msgErrs := compileExpr(dynEnv, s.opts, r, "", r.Message, r.MessagePos, cel.StringType)
-		errs = append(errs, whenErrs...)
-		errs = append(errs, msgErrs...)
+		_, cerrs := s.compileRule(dynEnv, r, "")
+		errs = append(errs, cerrs...)
 	}
-	return errors.Join(errs...)
+	return joinUnique(errs)
+}
+
+// joinUnique joins errs, dropping repeats (a broken variable shared by several
+// rules is reported once).
+func joinUnique(errs []error) error {
+	seen := make(map[string]bool, len(errs))
+	out := errs[:0]
+	for _, e := range errs {
+		if msg := e.Error(); !seen[msg] {
+			seen[msg] = true
+			out = append(out, e)
+		}
+	}
+	return errors.Join(out...)
 }
 
 // Rules returns a copy of the set's rules.
@@ -107,20 +122,22 @@ func (s *Set) Rules() []Rule { return cloneRules(s.rules) }
 func (s *Set) Version() string { return s.version }
 
 func version(rules []Rule) string {
-	type canon struct {
-		ID       string   `json:"id"`
-		Effect   Effect   `json:"effect"`
-		Tools    []string `json:"tools"`
-		Labels   []string `json:"labels"`
-		When     string   `json:"when"`
-		Message  string   `json:"message"`
-		Controls []string `json:"controls"`
-	}
-	cs := make([]canon, len(rules))
+	cs := make([]Rule, len(rules))
 	for i, r := range rules {
-		cs[i] = canon{r.ID, r.Effect, r.Tools, r.Labels, r.When, r.Message, r.Controls}
+		r.Pos, r.WhenPos, r.MessagePos = Position{}, Position{}, Position{}
+		if r.Budget != nil {
+			b := *r.Budget
+			b.Pos = Position{}
+			r.Budget = &b
+		}
+		vars := make([]Variable, len(r.Variables))
+		for j, v := range r.Variables {
+			vars[j] = Variable{Name: v.Name, Expr: v.Expr}
+		}
+		r.Variables = vars
+		cs[i] = r
 	}
-	b, _ := json.Marshal(cs) // cannot fail: strings and slices only
+	b, _ := json.Marshal(cs) // cannot fail: strings, numbers and slices only
 	sum := sha256.Sum256(b)
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
@@ -131,6 +148,16 @@ func cloneRules(rules []Rule) []Rule {
 		r.Tools = append([]string(nil), r.Tools...)
 		r.Labels = append([]string(nil), r.Labels...)
 		r.Controls = append([]string(nil), r.Controls...)
+		r.Require = append([]string(nil), r.Require...)
+		r.Redact = append([]string(nil), r.Redact...)
+		if r.Limit != nil {
+			l := *r.Limit
+			r.Limit = &l
+		}
+		if r.Budget != nil {
+			b := *r.Budget
+			r.Budget = &b
+		}
 		out[i] = r
 	}
 	return out

@@ -36,13 +36,19 @@ const (
 
 // DeniedError is returned by a guarded call that the guard stopped. The tool's own
 // errors are returned unchanged, never as a DeniedError.
+//
+// It speaks on two channels. Error() is what the model may see: the tool, a
+// stable reason code and the deciding rules' own messages, nothing that names a
+// rule or another tool, so denials cannot be used to map the policy. Rules,
+// Reasons and Cause are the full explanation, for the operator and the audit log.
 type DeniedError struct {
-	Tool    string   // the tool that was called
-	Code    string   // stable reason code (Code… constants)
-	Rules   []string // ids of the rules that decided, if any
-	Reasons []string // the deciding rules' messages, or why the guard denied
-	Err     error    // the sentinel (ErrForbidden, …)
-	Cause   error    // the underlying error, if any (e.g. a verification error)
+	Tool     string   // the tool that was called
+	Code     string   // stable reason code (Code… constants)
+	Messages []string // the deciding rules' messages: safe for the model
+	Rules    []string // ids of the rules that decided, if any
+	Reasons  []string // the full explanation, for the operator
+	Err      error    // the sentinel (ErrForbidden, …)
+	Cause    error    // the underlying error, if any (e.g. a verification error)
 }
 
 func (e *DeniedError) Error() string {
@@ -52,9 +58,9 @@ func (e *DeniedError) Error() string {
 	b.WriteString(" denied (")
 	b.WriteString(e.Code)
 	b.WriteString(")")
-	if len(e.Reasons) > 0 {
+	if len(e.Messages) > 0 {
 		b.WriteString(": ")
-		b.WriteString(strings.Join(e.Reasons, "; "))
+		b.WriteString(strings.Join(e.Messages, "; "))
 	}
 	return b.String()
 }

@@ -70,12 +70,12 @@ func (g *Guard[In, Out]) Call(ctx context.Context, in In) (Out, error) {
 	c := g.start(ctx, &in)
 	claims, err := g.e.authenticate(ctx)
 	if err != nil {
-		reason := "identity token rejected"
+		msg := "identity token rejected"
 		if errors.Is(err, identity.ErrNoToken) {
-			reason = "no identity token"
+			msg = "no identity token"
 		}
 		return zero, g.deny(ctx, &c, &DeniedError{Code: CodeUnauthenticated, Err: ErrUnauthenticated, Cause: err,
-			Reasons: []string{reason}})
+			Messages: []string{msg}, Reasons: []string{err.Error()}})
 	}
 	c.ev.Identity = identityOf(claims)
 	d := g.prog.Decide(ctx, policy.Input{Identity: claims, Args: &in, Request: c.req})
@@ -132,7 +132,7 @@ func (c *call) decided(d policy.Decision) {
 }
 
 func denial(d policy.Decision) *DeniedError {
-	de := &DeniedError{Code: CodeForbidden, Err: ErrForbidden, Rules: d.Rules, Reasons: d.Reasons}
+	de := &DeniedError{Code: CodeForbidden, Err: ErrForbidden, Rules: d.Rules, Messages: d.Messages, Reasons: d.Reasons}
 	switch {
 	case len(d.Errors) > 0:
 		de.Code, de.Err = CodePolicyError, ErrPolicy
@@ -162,7 +162,7 @@ func (g *Guard[In, Out]) deny(ctx context.Context, c *call, de *DeniedError) err
 
 func (g *Guard[In, Out]) auditFailed(c *call, err error) error {
 	return &DeniedError{Tool: g.tool.Name, Code: CodeAuditFailed, Err: ErrAuditFailed, Cause: err,
-		Reasons: []string{"audit record could not be written"}}
+		Reasons: []string{"audit record could not be written: " + err.Error()}}
 }
 
 // run calls the tool, turning a panic into an error.

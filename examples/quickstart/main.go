@@ -198,7 +198,11 @@ func result(out any, err error) string {
 	var de *tools.DeniedError
 	switch {
 	case errors.As(err, &de):
-		return fmt.Sprintf("[%s] %s", de.Code, strings.Join(de.Reasons, "; "))
+		why := de.Messages // what the model sees
+		if len(why) == 0 {
+			why = de.Reasons // the operator's explanation
+		}
+		return fmt.Sprintf("[%s] %s", de.Code, strings.Join(why, "; "))
 	case err != nil:
 		return err.Error()
 	default:
