@@ -42,7 +42,9 @@ rules:
 		ID string `json:"id"`
 	}
 	getTicket, _ := tools.Wrap(enf, tools.Tool{Name: "tickets.get"},
-		func(ctx context.Context, in ticketID) (string, error) { return "ticket " + in.ID + ": printer on fire", nil })
+		func(ctx context.Context, in ticketID) (string, error) {
+			return "ticket " + in.ID + ": printer on fire", nil
+		})
 	exportAttachment, _ := tools.Wrap(enf, tools.Tool{Name: "attachments.export"},
 		func(ctx context.Context, in ticketID) (string, error) { return "all the attachments", nil })
 

@@ -99,7 +99,9 @@ func run(w io.Writer, dir string) error {
 		{"support-bot", support, "repo.read", "src/main.go", func(ctx context.Context) (any, error) { return svc.readRepo(ctx, repoPath{Path: "src/main.go"}) }},
 		{"coding-assistant", coder, "repo.read", "src/main.go", func(ctx context.Context) (any, error) { return svc.readRepo(ctx, repoPath{Path: "src/main.go"}) }},
 		{"coding-assistant", coder, "repo.read", ".env", func(ctx context.Context) (any, error) { return svc.readRepo(ctx, repoPath{Path: ".env"}) }},
-		{"coding-assistant", coder, "secrets.get", "prod/db-password", func(ctx context.Context) (any, error) { return svc.getSecret(ctx, secretName{Name: "prod/db-password"}) }},
+		{"coding-assistant", coder, "secrets.get", "prod/db-password", func(ctx context.Context) (any, error) {
+			return svc.getSecret(ctx, secretName{Name: "prod/db-password"})
+		}},
 		{"coding-assistant", coder, "tickets.get", "T-1001", func(ctx context.Context) (any, error) { return svc.getTicket(ctx, ticketQuery{ID: "T-1001"}) }},
 		{"(no token)", "", "tickets.get", "T-1001", func(ctx context.Context) (any, error) { return svc.getTicket(ctx, ticketQuery{ID: "T-1001"}) }},
 	}
