@@ -16,6 +16,12 @@ const DigestPrefix = "sha256:"
 // of one Go type always have equal digests, so a digest in an audit record can be
 // checked against the value it claims to describe.
 func Digest(v any) (string, error) {
+	d, _, err := DigestLen(v)
+	return d, err
+}
+
+// DigestLen is [Digest] that also returns the length of the JSON encoding.
+func DigestLen(v any) (string, int, error) {
 	enc := encoders.Get().(*encoder)
 	defer func() {
 		if enc.buf.Cap() <= 64<<10 { // don't pin a huge buffer in the pool
@@ -24,10 +30,11 @@ func Digest(v any) (string, error) {
 	}()
 	enc.buf.Reset()
 	if err := enc.enc.Encode(v); err != nil {
-		return "", err
+		return "", 0, err
 	}
 	b := enc.buf.Bytes()
-	return DigestBytes(b[:len(b)-1]), nil // Encode adds a newline that Marshal does not
+	b = b[:len(b)-1] // Encode adds a newline that Marshal does not
+	return DigestBytes(b), len(b), nil
 }
 
 // encoder is a reusable JSON encoder: Digest is on the hot path of every call.

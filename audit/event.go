@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"encoding/json"
 	"time"
 )
 
@@ -12,6 +13,12 @@ type Phase string
 const (
 	PhaseDecision Phase = "decision" // recorded before the tool runs
 	PhaseOutcome  Phase = "outcome"  // recorded after the tool returned
+	// PhaseRecovery marks a record a log wrote itself when it was opened after a
+	// crash; its Torn field says what was cut from the end of the log.
+	PhaseRecovery Phase = "recovery"
+	// PhasePolicy records a policy version being loaded, or rejected, by a running
+	// enforcer.
+	PhasePolicy Phase = "policy"
 )
 
 // Decision values of [Event.Decision].
@@ -57,6 +64,10 @@ type Event struct {
 	Controls      []string `json:"controls,omitempty"`
 	Errors        []string `json:"errors,omitempty"`
 	PolicyVersion string   `json:"policy.version,omitempty"`
+	// Shadow lists the shadow-mode rules that matched; WouldFlip is set when
+	// enforcing them would have reversed the decision.
+	Shadow    []string `json:"shadow.rules,omitempty"`
+	WouldFlip bool     `json:"shadow.would_flip,omitempty"`
 
 	Identity Identity `json:"identity"`
 
@@ -66,8 +77,14 @@ type Event struct {
 
 	// ArgsDigest is "sha256:" and the hex SHA-256 of the canonical JSON of the
 	// arguments; OutputDigest likewise for the output, when the tool ran.
-	ArgsDigest   string `json:"args.digest,omitempty"`
-	OutputDigest string `json:"output.digest,omitempty"`
+	ArgsDigest string `json:"args.digest,omitempty"`
+	// Args is the arguments as JSON, set only when the guard is configured to
+	// record them (policy replay needs them).
+	Args         json.RawMessage `json:"args,omitempty"`
+	OutputDigest string          `json:"output.digest,omitempty"`
+	// Output is the tool's output after redaction, as JSON. The guard sets it
+	// only when configured to; by default only the digest is kept.
+	Output json.RawMessage `json:"output,omitempty"`
 
 	// Outcome is set on outcome events (and OutcomeDenied on denied decisions).
 	Outcome  string        `json:"outcome,omitempty"`
@@ -76,6 +93,20 @@ type Event struct {
 	// ErrorType is the OpenTelemetry error.type: a reason code or the Go type of
 	// the tool's error.
 	ErrorType string `json:"error.type,omitempty"`
+
+	// Torn is set on a [PhaseRecovery] record only.
+	Torn *Torn `json:"torn,omitempty"`
+}
+
+// Torn describes the incomplete last line a crash left in a log: where it began,
+// how long it was and its digest. A log cuts such a line when it is opened and
+// records a [PhaseRecovery] event carrying this description, so the loss is
+// itself part of the tamper-evident record.
+type Torn struct {
+	Segment string `json:"segment"`
+	Offset  int64  `json:"offset"`
+	Length  int64  `json:"length"`
+	Digest  string `json:"digest"`
 }
 
 // Identity is the verified identity a call was made under, as recorded in an

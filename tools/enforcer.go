@@ -5,7 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -23,6 +26,13 @@ type Verifier interface {
 type Options struct {
 	// Now is the clock for audit times and request.time; default time.Now.
 	Now func() time.Time
+	// MaxArgsBytes bounds the JSON size of a call's arguments; larger calls are
+	// denied before policy evaluation. Default 1 MiB.
+	MaxArgsBytes int
+	// RecordArgs puts the arguments' JSON in each decision event, besides their
+	// digest, so that `modelguard policy replay` can re-decide recorded calls.
+	// Off by default: arguments may hold data the audit log should not.
+	RecordArgs bool
 }
 
 // Enforcer holds what every guard shares: the verifier, the policy and the audit
@@ -30,11 +40,22 @@ type Options struct {
 // Enforcer is safe for concurrent use.
 type Enforcer struct {
 	verifier Verifier
-	policy   *policy.Set
 	sink     audit.Sink
 	now      func() time.Time
+	opts     Options
 	idPrefix string
 	ids      atomic.Uint64
+
+	mu    sync.Mutex // serialises guard registration and policy swaps
+	tools []policy.Tool
+	gen   atomic.Pointer[generation]
+}
+
+// generation is one policy set compiled for every registered guard. A call loads
+// the current generation once and finishes on it, whatever swaps happen meanwhile.
+type generation struct {
+	set   *policy.Set
+	progs []*policy.Program // indexed by guard registration order
 }
 
 // NewEnforcer returns an Enforcer. The verifier, policy and sink are all required:
@@ -57,11 +78,94 @@ func NewEnforcer(v Verifier, p *policy.Set, sink audit.Sink, opts Options) (*Enf
 	if _, err := rand.Read(b[:]); err != nil {
 		return nil, err
 	}
-	now := opts.Now
-	if now == nil {
-		now = time.Now
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
-	return &Enforcer{verifier: v, policy: p, sink: sink, now: now, idPrefix: hex.EncodeToString(b[:]) + "-"}, nil
+	if opts.MaxArgsBytes <= 0 {
+		opts.MaxArgsBytes = 1 << 20
+	}
+	e := &Enforcer{verifier: v, sink: sink, now: opts.Now, opts: opts, idPrefix: hex.EncodeToString(b[:]) + "-"}
+	e.gen.Store(&generation{set: p})
+	return e, nil
+}
+
+// register compiles the current policy for a new guard and returns its index.
+func (e *Enforcer) register(t policy.Tool) (int, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	cur := e.gen.Load()
+	prog, err := cur.set.Compile(t)
+	if err != nil {
+		return 0, err
+	}
+	next := &generation{set: cur.set, progs: append(slices.Clip(cur.progs), prog)}
+	e.tools = append(e.tools, t)
+	e.gen.Store(next)
+	return len(next.progs) - 1, nil
+}
+
+// program returns the current program for guard i.
+func (e *Enforcer) program(i int) *policy.Program { return e.gen.Load().progs[i] }
+
+// Verifier returns the enforcer's identity verifier.
+func (e *Enforcer) Verifier() Verifier { return e.verifier }
+
+// Policy returns the policy set in force.
+func (e *Enforcer) Policy() *policy.Set { return e.gen.Load().set }
+
+// SetPolicy compiles set for every registered guard and, if all compile, swaps it
+// in for all of them at once. Calls in flight finish on the policy they started
+// with. If any guard's rules fail to compile, nothing changes and the errors are
+// returned. Either way an audit event records the attempt and the version.
+func (e *Enforcer) SetPolicy(ctx context.Context, set *policy.Set) error {
+	if set == nil {
+		return errors.New("tools: nil policy set")
+	}
+	e.mu.Lock()
+	next := &generation{set: set, progs: make([]*policy.Program, len(e.tools))}
+	var errs []error
+	for i, t := range e.tools {
+		prog, err := set.Compile(t)
+		errs = append(errs, err)
+		next.progs[i] = prog
+	}
+	err := errors.Join(errs...)
+	if err == nil {
+		e.gen.Store(next)
+	}
+	e.mu.Unlock()
+	return errors.Join(err, e.recordPolicy(ctx, set.Version(), err))
+}
+
+// recordPolicy records a policy load (or a rejected one) in the audit log.
+func (e *Enforcer) recordPolicy(ctx context.Context, version string, loadErr error) error {
+	ev := audit.Event{ID: e.idPrefix + "policy-" + strconv.FormatUint(e.ids.Add(1), 10), Time: e.now(),
+		Phase: audit.PhasePolicy, PolicyVersion: version, Outcome: audit.OutcomeOK}
+	if loadErr != nil {
+		ev.Outcome, ev.Error, ev.ErrorType = audit.OutcomeError, loadErr.Error(), "policy_rejected"
+	}
+	if err := e.sink.Record(context.WithoutCancel(ctx), ev); err != nil {
+		return fmt.Errorf("%w: %w", ErrAuditFailed, err)
+	}
+	return nil
+}
+
+// WatchPolicy polls the policy files at paths (see [policy.Watch]) and swaps in
+// each new version with [Enforcer.SetPolicy]. A version that does not load or
+// does not compile for every guard is rejected: the last good one stays in force,
+// and the error goes to onError (if not nil) and to the audit log. WatchPolicy
+// returns when ctx is done; run it in its own goroutine.
+func (e *Enforcer) WatchPolicy(ctx context.Context, paths []string, opts policy.WatchOptions, onError func(error)) {
+	policy.Watch(ctx, paths, opts, func(set *policy.Set, err error) {
+		if err != nil {
+			err = errors.Join(err, e.recordPolicy(ctx, "", err))
+		} else {
+			err = e.SetPolicy(ctx, set)
+		}
+		if err != nil && onError != nil {
+			onError(err)
+		}
+	})
 }
 
 // nextIDs returns a fresh call id and the ids of its decision and outcome

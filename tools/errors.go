@@ -22,6 +22,8 @@ var (
 	ErrAuditFailed = errors.New("modelguard: audit record failed")
 	// ErrToolPanic: the tool panicked; the guard recovered and recorded it.
 	ErrToolPanic = errors.New("modelguard: tool panicked")
+	// ErrBadArgs: the arguments cannot be encoded, or exceed Options.MaxArgsBytes.
+	ErrBadArgs = errors.New("modelguard: arguments rejected")
 )
 
 // Reason codes of a [DeniedError]: stable strings that are safe to show to a model
@@ -32,6 +34,7 @@ const (
 	CodeNoPermit        = "no_permit"
 	CodePolicyError     = "policy_error"
 	CodeAuditFailed     = "audit_failed"
+	CodeBadArgs         = "bad_arguments"
 )
 
 // DeniedError is returned by a guarded call that the guard stopped. The tool's own

@@ -2,6 +2,7 @@ package tools
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -28,7 +29,7 @@ type Func[In, Out any] func(ctx context.Context, in In) (Out, error)
 type Guard[In, Out any] struct {
 	e    *Enforcer
 	tool Tool
-	prog *policy.Program
+	idx  int // registration index: this guard's program in each generation
 	fn   Func[In, Out]
 }
 
@@ -39,11 +40,11 @@ func NewGuard[In, Out any](e *Enforcer, t Tool, fn Func[In, Out]) (*Guard[In, Ou
 		return nil, fmt.Errorf("tools: NewGuard(%q): nil enforcer or function", t.Name)
 	}
 	t.Labels = slices.Clone(t.Labels)
-	prog, err := e.policy.Compile(policy.Tool{Name: t.Name, Labels: t.Labels, Input: reflect.TypeFor[In]()})
+	idx, err := e.register(policy.Tool{Name: t.Name, Labels: t.Labels, Input: reflect.TypeFor[In]()})
 	if err != nil {
 		return nil, err
 	}
-	return &Guard[In, Out]{e: e, tool: t, prog: prog, fn: fn}, nil
+	return &Guard[In, Out]{e: e, tool: t, idx: idx, fn: fn}, nil
 }
 
 // Wrap is [NewGuard] returning the guarded function itself, so that it drops in
@@ -67,7 +68,12 @@ func (g *Guard[In, Out]) Tool() Tool { return g.tool }
 // unchanged; a panic in the tool is recovered and returned as [ErrToolPanic].
 func (g *Guard[In, Out]) Call(ctx context.Context, in In) (Out, error) {
 	var zero Out
-	c := g.start(ctx, &in)
+	prog := g.e.program(g.idx) // the whole call runs on this policy version
+	c := g.start(ctx, prog, &in)
+	if c.argsErr != nil {
+		return zero, g.deny(ctx, &c, &DeniedError{Code: CodeBadArgs, Err: ErrBadArgs, Cause: c.argsErr,
+			Messages: []string{"arguments rejected"}, Reasons: []string{c.argsErr.Error()}})
+	}
 	claims, err := g.e.authenticate(ctx)
 	if err != nil {
 		msg := "identity token rejected"
@@ -78,7 +84,7 @@ func (g *Guard[In, Out]) Call(ctx context.Context, in In) (Out, error) {
 			Messages: []string{msg}, Reasons: []string{err.Error()}})
 	}
 	c.ev.Identity = identityOf(claims)
-	d := g.prog.Decide(ctx, policy.Input{Identity: claims, Args: &in, Request: c.req})
+	d := prog.Decide(ctx, policy.Input{Identity: claims, Args: &in, Request: c.req})
 	c.decided(d)
 	if !d.Allowed {
 		return zero, g.deny(ctx, &c, denial(d))
@@ -96,9 +102,10 @@ type call struct {
 	start     time.Time
 	ev        audit.Event
 	outcomeID string
+	argsErr   error
 }
 
-func (g *Guard[In, Out]) start(ctx context.Context, in *In) call {
+func (g *Guard[In, Out]) start(ctx context.Context, prog *policy.Program, in *In) call {
 	now := g.e.now()
 	meta, _ := CallFromContext(ctx)
 	callID, decisionID, outcomeID := g.e.nextIDs()
@@ -110,14 +117,33 @@ func (g *Guard[In, Out]) start(ctx context.Context, in *In) call {
 	c.ev = audit.Event{
 		ID: decisionID, Time: now, Phase: audit.PhaseDecision, CallID: meta.ID, Tool: g.tool.Name,
 		SessionID: meta.SessionID, PromptID: meta.PromptID, TraceID: meta.TraceID,
-		PolicyVersion: g.prog.Version(),
+		PolicyVersion: prog.Version(),
 	}
-	if dg, err := audit.Digest(in); err == nil {
-		c.ev.ArgsDigest = dg
-	} else {
-		c.ev.ArgsDigest = "unencodable: " + err.Error()
-	}
+	c.argsErr = g.digestArgs(&c.ev, in)
 	return c
+}
+
+// digestArgs sets the arguments' digest (and, if configured, their JSON) on ev,
+// and rejects arguments that cannot be encoded or are too large to evaluate.
+func (g *Guard[In, Out]) digestArgs(ev *audit.Event, in *In) error {
+	var n int
+	var err error
+	if g.e.opts.RecordArgs {
+		var b []byte
+		if b, err = json.Marshal(in); err == nil {
+			ev.Args, ev.ArgsDigest, n = b, audit.DigestBytes(b), len(b)
+		}
+	} else {
+		ev.ArgsDigest, n, err = audit.DigestLen(in)
+	}
+	switch {
+	case err != nil:
+		return fmt.Errorf("arguments cannot be encoded as JSON: %w", err)
+	case n > g.e.opts.MaxArgsBytes:
+		ev.Args = nil
+		return fmt.Errorf("arguments are %d bytes of JSON, over the %d byte limit", n, g.e.opts.MaxArgsBytes)
+	}
+	return nil
 }
 
 func (c *call) decided(d policy.Decision) {
@@ -129,6 +155,10 @@ func (c *call) decided(d policy.Decision) {
 	for _, err := range d.Errors {
 		c.ev.Errors = append(c.ev.Errors, err.Error())
 	}
+	for _, s := range d.Shadow {
+		c.ev.Shadow = append(c.ev.Shadow, s.Rule)
+	}
+	c.ev.WouldFlip = d.WouldFlip()
 }
 
 func denial(d policy.Decision) *DeniedError {
@@ -178,7 +208,7 @@ func (g *Guard[In, Out]) run(ctx context.Context, in In) (out Out, err error) {
 // finish records the outcome. If that fails, the output is withheld.
 func (g *Guard[In, Out]) finish(ctx context.Context, c *call, out Out, runErr error) (Out, error) {
 	ev := c.ev
-	ev.ID, ev.Phase = c.outcomeID, audit.PhaseOutcome
+	ev.ID, ev.Phase, ev.Args = c.outcomeID, audit.PhaseOutcome, nil
 	ev.Time = g.e.now()
 	ev.Duration = ev.Time.Sub(c.start)
 	switch pe, isPanic := runErr.(*panicError); {

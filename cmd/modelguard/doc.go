@@ -1,0 +1,63 @@
+// Command modelguard is the command-line companion of the modelguard library:
+// it makes the keys and tokens that model identities are built from, and checks
+// the policy files that guards enforce.
+//
+// Usage:
+//
+//	modelguard <command> [subcommand] [flags] [args]
+//
+// Every command prints its flags with -h (or: modelguard help <command>).
+// Results go to standard output, messages and errors to standard error. The
+// exit status is 0 on success, 1 when the command ran and found a problem, and
+// 2 when the command line is wrong (unknown command, missing or bad flag).
+//
+// # keygen
+//
+// Keygen generates a private signing key for an identity issuer (EdDSA by
+// default, or ES256) and writes it as a JWK with file mode 0600. The public
+// half is written as a JWK Set, the document verifiers load with
+// identity.LoadKeySet, to -pub or, without -pub, to standard output. Existing
+// files are refused unless -force is given. The key id defaults to the key's
+// RFC 7638 thumbprint; the files written and the kid are reported on standard
+// error.
+//
+//	modelguard keygen -alg EdDSA -kid issuer-2025-01 -out issuer.jwk -pub issuer.jwks
+//
+// # token mint
+//
+// Token mint signs a short-lived model identity token with a private JWK and
+// prints it on standard output, ready for identity.WithToken or an
+// Authorization header. -key, -iss, -aud and -sub are required; -ttl (default
+// 5m) must be positive and at most -max-ttl (default 1h, the longest lifetime
+// a verifier accepts by default). -claim adds a custom claim and may be
+// repeated; a value that is valid JSON is decoded, anything else is a string.
+//
+//	modelguard token mint -key issuer.jwk -iss https://id.example.com -aud tickets-api \
+//		-sub support-bot@example.com -agent support-bot -tenant acme -env prod \
+//		-scope "tickets:read tickets:write" -model openai/gpt-4o/2024-08-06 \
+//		-ttl 10m -claim tier=3 -claim 'regions=["eu","us"]'
+//
+// # policy check
+//
+// Policy check loads policy files the way a guard does (policy.Load) and
+// reports either
+//
+//	ok: 3 rules from 2 files, version sha256:…
+//
+// or every problem found, one per line in the form
+//
+//	policies/support.yaml:5:15: rule tickets-read: undefined field 'agnet'
+//
+// and exits 1. Each -tool name=label,... also compiles the set for that tool
+// (with args unchecked, as their Go type is not known here) and lists the
+// rules that cover it, warning when none permits it.
+//
+//	modelguard policy check -tool tickets.get=read -tool payments.initiate policies/*.yaml
+//
+// # help
+//
+// Help, or no command at all, lists the commands; help followed by a command
+// shows that command's flags.
+//
+//	modelguard help token mint
+package main

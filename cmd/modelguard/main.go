@@ -1,0 +1,99 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"text/tabwriter"
+)
+
+// Exit codes: every command returns one of these.
+const (
+	exitOK    = 0 // done
+	exitFail  = 1 // the command ran and found a problem (bad policy, unreadable key, …)
+	exitUsage = 2 // the command line itself is wrong
+)
+
+// command is one entry of the command table: a leaf with run, or a group with
+// subcommands. New commands (token inspect, policy test, audit verify, …) are a
+// new row here and a new file.
+type command struct {
+	name    string
+	summary string
+	run     func(args []string, stdout, stderr io.Writer) int
+	sub     []command
+}
+
+// commands returns the command table. It is a function, not a variable, because
+// help refers back to it.
+func commands() []command {
+	return []command{
+		{name: "keygen", summary: "generate a signing key and its public JWK Set", run: runKeygen},
+		{name: "token", summary: "mint model identity tokens", sub: []command{
+			{name: "mint", summary: "sign a token with a private JWK", run: runTokenMint},
+		}},
+		{name: "policy", summary: "work with policy files", sub: []command{
+			{name: "check", summary: "parse and type-check policy files", run: runPolicyCheck},
+		}},
+		{name: "help", summary: "show help for a command", run: runHelp},
+	}
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is the whole CLI behind main, callable in-process by tests.
+func run(args []string, stdout, stderr io.Writer) int {
+	return dispatch("modelguard", commands(), args, stdout, stderr)
+}
+
+// dispatch runs the command in cmds named by args[0], passing it the rest.
+// With no name it prints usage and fails; -h, -help and --help print usage and
+// succeed.
+func dispatch(path string, cmds []command, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		printUsage(stderr, path, cmds)
+		return exitUsage
+	}
+	name := args[0]
+	if name == "-h" || name == "-help" || name == "--help" {
+		printUsage(stdout, path, cmds)
+		return exitOK
+	}
+	c, ok := find(cmds, name)
+	if !ok {
+		fmt.Fprintf(stderr, "%s: unknown command %q\n", path, name)
+		printUsage(stderr, path, cmds)
+		return exitUsage
+	}
+	if c.sub != nil {
+		return dispatch(path+" "+c.name, c.sub, args[1:], stdout, stderr)
+	}
+	return c.run(args[1:], stdout, stderr)
+}
+
+func find(cmds []command, name string) (command, bool) {
+	for _, c := range cmds {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return command{}, false
+}
+
+func printUsage(w io.Writer, path string, cmds []command) {
+	fmt.Fprintf(w, "usage: %s <command> [flags] [args]\n\ncommands:\n", path)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, c := range cmds {
+		fmt.Fprintf(tw, "  %s\t%s\n", c.name, c.summary)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\nRun '%s <command> -h' for the flags of a command.\n", path)
+}
+
+// runHelp prints the usage of the command named by args (none: the top level).
+// It asks the command itself, with -h, so each command documents its own flags.
+func runHelp(args []string, stdout, stderr io.Writer) int {
+	return run(append(args, "-h"), stdout, stderr)
+}
