@@ -67,3 +67,9 @@ func SplitScope(scope string) []string {
 	}
 	return strings.Fields(scope)
 }
+
+// UnsafeClaimsFromMap builds Claims from a claim map as decoded from JSON (numbers
+// as float64), checking only the claims' types, never a signature, issuer,
+// audience or time. It is for tools that replay or explain recorded decisions and
+// for policy tests; a guard never uses it.
+func UnsafeClaimsFromMap(raw map[string]any) (*Claims, error) { return typed(raw) }
