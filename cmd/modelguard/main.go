@@ -34,6 +34,9 @@ func commands() []command {
 		}},
 		{name: "policy", summary: "work with policy files", sub: []command{
 			{name: "check", summary: "parse and type-check policy files", run: runPolicyCheck},
+			{name: "test", summary: "run YAML policy test cases and report rule coverage", run: runPolicyTest},
+			{name: "explain", summary: "show how every rule decides one call", run: runPolicyExplain},
+			{name: "replay", summary: "re-decide an audit log's calls under a new policy", run: runPolicyReplay},
 		}},
 		{name: "help", summary: "show help for a command", run: runHelp},
 	}

@@ -18,7 +18,10 @@ exits 1.
 
 With -tool, it also compiles the set for each named tool, with args left
 dynamic (their fields are checked when a guard compiles the tool with its
-Go input type), and lists the rules that cover the tool.`
+Go input type), lists the rules that cover the tool, and warns (without
+failing) about rules that cover none of the named tools, globs that match
+none, permits an unconditional forbid makes unreachable, and unused
+variables.`
 
 func runPolicyCheck(args []string, stdout, stderr io.Writer) int {
 	fset := newFlagSet("modelguard policy check", "[-tool name[=label,...]]... FILE...", checkAbout)
@@ -39,6 +42,11 @@ func runPolicyCheck(args []string, stdout, stderr io.Writer) int {
 	if err := checkTools(stdout, set, tools); err != nil {
 		printErrors(stderr, err)
 		return exitFail
+	}
+	if len(tools) > 0 {
+		for _, w := range set.Lint(tools) {
+			fmt.Fprintln(stderr, "warning:", w)
+		}
 	}
 	n := len(set.Rules())
 	fmt.Fprintf(stdout, "ok: %d %s from %d %s, version %s\n", n, plural(n, "rule"), len(files), plural(len(files), "file"), set.Version())
