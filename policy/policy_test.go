@@ -3,6 +3,7 @@ package policy_test
 import (
 	"context"
 	"errors"
+	"math"
 	"reflect"
 	"slices"
 	"strings"
@@ -411,4 +412,29 @@ func FuzzParse(f *testing.F) {
 		defer cancel()
 		p.Decide(ctx, policy.Input{Identity: &identity.Claims{}, Args: &ticketArgs{}})
 	})
+}
+
+// Hostile inputs at run time deny within a bounded time.
+func TestHostileEvaluation(t *testing.T) {
+	t.Parallel()
+	type in struct {
+		N    int64  `json:"n"`
+		Text string `json:"text"`
+	}
+	s := mustSet(t, `
+rules:
+  - {id: overflow, effect: permit, tools: [x], when: "args.n * 2 > 0"}
+  - {id: regex, effect: permit, tools: [y], when: "args.text.matches('^(a+)+$')"}
+`)
+	px := mustCompile[in](t, s, "x")
+	d := px.Decide(context.Background(), policy.Input{Identity: &identity.Claims{}, Args: &in{N: math.MaxInt64}})
+	if d.Allowed || len(d.Errors) != 1 || !strings.Contains(d.Errors[0].Error(), "overflow") {
+		t.Fatalf("int overflow: want deny with an overflow error, got %+v", d)
+	}
+	py := mustCompile[in](t, s, "y")
+	start := time.Now()
+	d = py.Decide(context.Background(), policy.Input{Identity: &identity.Claims{}, Args: &in{Text: strings.Repeat("a", 1<<20) + "!"}})
+	if d.Allowed || time.Since(start) > 5*time.Second {
+		t.Fatalf("catastrophic-backtracking regex on 1 MiB: allowed=%v after %v", d.Allowed, time.Since(start))
+	}
 }

@@ -27,6 +27,7 @@ type Program struct {
 	version string
 	rules   []compiledRule
 	toolVal *toolInfo
+	partial partial // for MayAllow
 }
 
 type compiledRule struct {

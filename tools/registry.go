@@ -1,0 +1,179 @@
+package tools
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"sort"
+	"sync"
+
+	"github.com/modelguard/modelguard/audit"
+	"github.com/modelguard/modelguard/policy"
+)
+
+// Handler is a guarded tool behind a JSON boundary: what model integrations (MCP
+// servers, OpenAI and Anthropic tool calls) dispatch to. [*Guard] implements it.
+type Handler interface {
+	// Tool names the tool.
+	Tool() Tool
+	// InputType is the Go type arguments decode into (for JSON schemas).
+	InputType() reflect.Type
+	// CallJSON decodes args strictly into the tool's input, makes the guarded
+	// call, and encodes the output.
+	CallJSON(ctx context.Context, args json.RawMessage) (json.RawMessage, error)
+	// MayCall reports whether the identity in ctx could be allowed to call the
+	// tool with some arguments.
+	MayCall(ctx context.Context) bool
+}
+
+// InputType returns In's type.
+func (g *Guard[In, Out]) InputType() reflect.Type { return reflect.TypeFor[In]() }
+
+// MayCall verifies the identity token in ctx and reports whether the policy could
+// allow it to call the tool with some arguments (see [policy.Program.MayAllow]).
+// It records nothing; the call itself is still guarded in full.
+func (g *Guard[In, Out]) MayCall(ctx context.Context) bool {
+	claims, err := g.e.authenticate(ctx)
+	if err != nil {
+		return false
+	}
+	return g.e.program(g.idx).MayAllow(ctx, claims, policy.Request{Time: g.e.now()})
+}
+
+// CallJSON is [Guard.Call] for JSON arguments. Arguments are decoded strictly:
+// unknown fields, trailing data and type mismatches deny the call with
+// [ErrBadArgs] (and are recorded), since a model's malformed call must not reach
+// the tool as zero values.
+func (g *Guard[In, Out]) CallJSON(ctx context.Context, args json.RawMessage) (json.RawMessage, error) {
+	var in In
+	if err := decodeStrict(args, &in); err != nil {
+		prog := g.e.program(g.idx)
+		c := g.start(ctx, prog, &in)
+		c.ev.ArgsDigest = audit.DigestBytes(args)
+		if claims, aerr := g.e.authenticate(ctx); aerr == nil {
+			c.ev.Identity = identityOf(claims)
+		}
+		return nil, g.deny(ctx, &c, &DeniedError{Code: CodeBadArgs, Err: ErrBadArgs, Cause: err,
+			Messages: []string{"arguments do not match the tool's input: " + err.Error()}, Reasons: []string{err.Error()}})
+	}
+	out, err := g.Call(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return nil, fmt.Errorf("modelguard: encode output of %s: %w", g.tool.Name, err)
+	}
+	return b, nil
+}
+
+func decodeStrict(args json.RawMessage, v any) error {
+	if len(bytes.TrimSpace(args)) == 0 {
+		args = []byte("{}")
+	}
+	dec := json.NewDecoder(bytes.NewReader(args))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("trailing data after the arguments")
+	}
+	return nil
+}
+
+// ErrUnknownTool: the model called a tool the registry does not have.
+var ErrUnknownTool = errors.New("modelguard: unknown tool")
+
+// CodeUnknownTool is the reason code of a call to a tool that is not registered.
+const CodeUnknownTool = "unknown_tool"
+
+// Registry holds guarded tools by name, for integrations that receive tool calls
+// as a name and JSON arguments. A call to a name that is not registered is denied
+// and recorded. A Registry is safe for concurrent use.
+type Registry struct {
+	e  *Enforcer
+	mu sync.RWMutex
+	m  map[string]Handler
+}
+
+// NewRegistry returns a registry of handlers, all guarded by e.
+func NewRegistry(e *Enforcer, hs ...Handler) (*Registry, error) {
+	r := &Registry{e: e, m: map[string]Handler{}}
+	for _, h := range hs {
+		if err := r.Add(h); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// Add registers h; a second handler with the same name is an error.
+func (r *Registry) Add(h Handler) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	name := h.Tool().Name
+	if _, dup := r.m[name]; dup {
+		return fmt.Errorf("tools: tool %q registered twice", name)
+	}
+	r.m[name] = h
+	return nil
+}
+
+// Handlers returns the registered handlers sorted by name.
+func (r *Registry) Handlers() []Handler {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]Handler, 0, len(r.m))
+	for _, h := range r.m {
+		out = append(out, h)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Tool().Name < out[j].Tool().Name })
+	return out
+}
+
+// Visible returns the handlers the identity in ctx could be allowed to call.
+func (r *Registry) Visible(ctx context.Context) []Handler {
+	var out []Handler
+	for _, h := range r.Handlers() {
+		if h.MayCall(ctx) {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// Call dispatches a tool call by name. The call id, session and prompt of the
+// call travel in ctx (see [WithCall]).
+func (r *Registry) Call(ctx context.Context, name string, args json.RawMessage) (json.RawMessage, error) {
+	r.mu.RLock()
+	h, ok := r.m[name]
+	r.mu.RUnlock()
+	if ok {
+		return h.CallJSON(ctx, args)
+	}
+	return nil, r.e.denyUnknown(ctx, name, args)
+}
+
+// denyUnknown records and returns the denial of a call to an unregistered tool.
+func (e *Enforcer) denyUnknown(ctx context.Context, name string, args json.RawMessage) error {
+	callID, decisionID, _ := e.nextIDs()
+	meta, _ := CallFromContext(ctx)
+	if meta.ID == "" {
+		meta.ID = callID
+	}
+	ev := audit.Event{ID: decisionID, Time: e.now(), Phase: audit.PhaseDecision, CallID: meta.ID, Tool: name,
+		SessionID: meta.SessionID, PromptID: meta.PromptID, TraceID: meta.TraceID, Decision: audit.Deny,
+		Code: CodeUnknownTool, Outcome: audit.OutcomeDenied, ErrorType: CodeUnknownTool, ArgsDigest: audit.DigestBytes(args)}
+	if claims, err := e.authenticate(ctx); err == nil {
+		ev.Identity = identityOf(claims)
+	}
+	de := &DeniedError{Tool: name, Code: CodeUnknownTool, Err: ErrUnknownTool, Messages: []string{"no such tool"}}
+	if err := e.sink.Record(context.WithoutCancel(ctx), ev); err != nil {
+		return &DeniedError{Tool: name, Code: CodeAuditFailed, Err: ErrAuditFailed, Cause: err}
+	}
+	return de
+}
