@@ -69,6 +69,15 @@ type Event struct {
 	Shadow    []string `json:"shadow.rules,omitempty"`
 	WouldFlip bool     `json:"shadow.would_flip,omitempty"`
 
+	// Controls applied to the call. Secrets names the secrets injected into the
+	// tool (never their values); Redacted the output paths that were redacted;
+	// Grant the approval grant the call ran under; RetryAfter, on a rate-limit or
+	// budget denial, when the caller may try again.
+	Secrets    []string      `json:"secrets,omitempty"`
+	Redacted   []string      `json:"redacted,omitempty"`
+	Grant      *GrantUse     `json:"grant,omitempty"`
+	RetryAfter time.Duration `json:"retry_after_ns,omitempty"`
+
 	Identity Identity `json:"identity"`
 
 	SessionID string `json:"gen_ai.conversation.id,omitempty"`
@@ -107,6 +116,13 @@ type Torn struct {
 	Offset  int64  `json:"offset"`
 	Length  int64  `json:"length"`
 	Digest  string `json:"digest"`
+}
+
+// GrantUse records the human approval a call ran under.
+type GrantUse struct {
+	ID       string `json:"jti"`
+	Approver string `json:"approver"`
+	Request  string `json:"request,omitempty"`
 }
 
 // Identity is the verified identity a call was made under, as recorded in an

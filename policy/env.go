@@ -22,6 +22,20 @@ type Request struct {
 	PromptID  string    `cel:"prompt"`
 	TraceID   string    `cel:"trace"`
 	CallID    string    `cel:"call"`
+	// Secrets are the names of the secrets the tool declared it needs.
+	Secrets []string `cel:"secrets"`
+}
+
+// Grant is what policy sees of a human approval grant, as the CEL variable grant.
+// grant.present is false when the call carries no valid grant; rules can then
+// permit more while a grant is present ("temporary elevation").
+type Grant struct {
+	Present  bool           `cel:"present"`
+	ID       string         `cel:"id"`
+	Approver string         `cel:"approver"`
+	Tools    []string       `cel:"tools"`
+	Expiry   time.Time      `cel:"exp"`
+	Claims   map[string]any `cel:"claims"`
 }
 
 // Tool describes a tool to [Set.Compile]: its name, its labels, and the Go type of
@@ -46,6 +60,7 @@ const (
 	varTool     = "tool"
 	varArgs     = "args"
 	varRequest  = "request"
+	varGrant    = "grant"
 )
 
 func baseEnv(opts Options) (*cel.Env, error) {
@@ -55,7 +70,9 @@ func baseEnv(opts Options) (*cel.Env, error) {
 			types.NativeTypeFor[identity.Claims](celTag, types.NativeTypeAlias("modelguard.Identity")),
 			types.NativeTypeFor[Request](celTag, types.NativeTypeAlias("modelguard.Request")),
 			types.NativeTypeFor[toolInfo](celTag, types.NativeTypeAlias("modelguard.Tool")),
+			types.NativeTypeFor[Grant](celTag, types.NativeTypeAlias("modelguard.Grant")),
 		),
+		cel.Variable(varGrant, cel.ObjectType("modelguard.Grant")),
 		cel.Variable(varIdentity, cel.ObjectType("modelguard.Identity")),
 		cel.Variable(varTool, cel.ObjectType("modelguard.Tool")),
 		cel.Variable(varRequest, cel.ObjectType("modelguard.Request")),

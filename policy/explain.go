@@ -43,7 +43,7 @@ type RuleTrace struct {
 // than Decide: use it to debug policies, not on the hot path.
 func (p *Program) Explain(ctx context.Context, in Input) (Explanation, error) {
 	ex := Explanation{Tool: p.tool.Name, Decision: p.Decide(ctx, in)}
-	act := &activation{identity: in.Identity, tool: p.toolVal, args: in.Args, request: in.Request}
+	act := &activation{identity: in.Identity, tool: p.toolVal, args: in.Args, request: in.Request, grant: in.Grant}
 	for i := range p.rules {
 		c := &p.rules[i]
 		tr, err := p.trace(ctx, c, act)

@@ -27,7 +27,8 @@ type Program struct {
 	version string
 	rules   []compiledRule
 	toolVal *toolInfo
-	partial partial // for MayAllow
+	partial partial     // for MayAllow
+	cons    constraints // for Check
 }
 
 type compiledRule struct {
@@ -158,6 +159,8 @@ type Input struct {
 	// one).
 	Args    any
 	Request Request
+	// Grant is the verified approval grant the call carries, if any.
+	Grant *Grant
 }
 
 // Decision is the outcome of [Program.Decide]. Its slices may be shared with the
@@ -222,7 +225,7 @@ func (p *Program) Decide(ctx context.Context, in Input) Decision {
 		return d
 	}
 	act := activations.Get().(*activation)
-	*act = activation{identity: in.Identity, tool: p.toolVal, args: in.Args, request: in.Request}
+	*act = activation{identity: in.Identity, tool: p.toolVal, args: in.Args, request: in.Request, grant: in.Grant}
 	defer func() {
 		*act = activation{}
 		activations.Put(act)
@@ -415,7 +418,11 @@ type activation struct {
 	tool     *toolInfo
 	args     any
 	request  Request
+	grant    *Grant
 }
+
+// noGrant is what grant resolves to when a call carries none.
+var noGrant = &Grant{}
 
 // activations recycles activations: Decide is the hot path, and nothing CEL
 // returns refers to the activation once Eval is done.
@@ -431,6 +438,11 @@ func (a *activation) ResolveName(name string) (any, bool) {
 		return a.args, true
 	case varRequest:
 		return &a.request, true
+	case varGrant:
+		if a.grant == nil {
+			return noGrant, true
+		}
+		return a.grant, true
 	}
 	return nil, false
 }

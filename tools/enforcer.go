@@ -33,6 +33,12 @@ type Options struct {
 	// digest, so that `modelguard policy replay` can re-decide recorded calls.
 	// Off by default: arguments may hold data the audit log should not.
 	RecordArgs bool
+	// Approvals configures human approval grants; see [ApprovalOptions].
+	Approvals ApprovalOptions
+	// Secrets is where the secrets tools declare come from.
+	Secrets SecretSource
+	// Limits bounds the memory of rate limits and budgets.
+	Limits LimitOptions
 }
 
 // Enforcer holds what every guard shares: the verifier, the policy and the audit
@@ -43,6 +49,8 @@ type Enforcer struct {
 	sink     audit.Sink
 	now      func() time.Time
 	opts     Options
+	limiter  *limiter
+	budgets  *budgets
 	idPrefix string
 	ids      atomic.Uint64
 
@@ -84,7 +92,8 @@ func NewEnforcer(v Verifier, p *policy.Set, sink audit.Sink, opts Options) (*Enf
 	if opts.MaxArgsBytes <= 0 {
 		opts.MaxArgsBytes = 1 << 20
 	}
-	e := &Enforcer{verifier: v, sink: sink, now: opts.Now, opts: opts, idPrefix: hex.EncodeToString(b[:]) + "-"}
+	e := &Enforcer{verifier: v, sink: sink, now: opts.Now, opts: opts, idPrefix: hex.EncodeToString(b[:]) + "-",
+		limiter: newLimiter(opts.Limits.MaxBuckets), budgets: newBudgets(opts.Limits.MaxAccounts)}
 	e.gen.Store(&generation{set: p})
 	return e, nil
 }

@@ -3,6 +3,7 @@ package tools
 import (
 	"errors"
 	"strings"
+	"time"
 )
 
 // Sentinel errors a guarded call may be denied with. A denial is always a
@@ -52,6 +53,10 @@ type DeniedError struct {
 	Reasons  []string // the full explanation, for the operator
 	Err      error    // the sentinel (ErrForbidden, …)
 	Cause    error    // the underlying error, if any (e.g. a verification error)
+	// RetryAfter, for a rate limit or budget, is when the call may succeed.
+	RetryAfter time.Duration
+	// Approval is the approval request filed for a call that needs one.
+	Approval *ApprovalRequest
 }
 
 func (e *DeniedError) Error() string {

@@ -19,6 +19,11 @@ import (
 type Tool struct {
 	Name   string
 	Labels []string
+	// Secrets names the secrets the tool needs. Policy sees the names
+	// (request.secrets); the values are fetched from Options.Secrets only after
+	// the call is allowed, reach the tool only through its ctx
+	// ([SecretFromContext]), and are scrubbed from its output and error.
+	Secrets []string
 }
 
 // Func is the shape of a tool: the same signature before and after guarding.
@@ -39,7 +44,7 @@ func NewGuard[In, Out any](e *Enforcer, t Tool, fn Func[In, Out]) (*Guard[In, Ou
 	if e == nil || fn == nil {
 		return nil, fmt.Errorf("tools: NewGuard(%q): nil enforcer or function", t.Name)
 	}
-	t.Labels = slices.Clone(t.Labels)
+	t.Labels, t.Secrets = slices.Clone(t.Labels), slices.Clone(t.Secrets)
 	idx, err := e.register(policy.Tool{Name: t.Name, Labels: t.Labels, Input: reflect.TypeFor[In]()})
 	if err != nil {
 		return nil, err
@@ -84,16 +89,31 @@ func (g *Guard[In, Out]) Call(ctx context.Context, in In) (Out, error) {
 			Messages: []string{msg}, Reasons: []string{err.Error()}})
 	}
 	c.ev.Identity = identityOf(claims)
-	d := prog.Decide(ctx, policy.Input{Identity: claims, Args: &in, Request: c.req})
+	pin := policy.Input{Identity: claims, Args: &in, Request: c.req}
+	d := prog.Decide(ctx, pin)
+	d, grants, why := g.elevate(ctx, prog, claims, &c, pin, d)
 	c.decided(d)
-	if !d.Allowed {
+	switch {
+	case !d.Allowed:
 		return zero, g.deny(ctx, &c, denial(d))
+	case d.Obligations.Approval && len(grants) == 0:
+		return zero, g.deny(ctx, &c, g.requestApproval(ctx, &c, claims, &in, d, why))
 	}
+	ctl, de := g.apply(ctx, &c, claims, d, grants)
+	if de != nil {
+		return zero, g.deny(ctx, &c, de)
+	}
+	c.ev.Secrets = g.tool.Secrets
 	if err := g.e.sink.Record(context.WithoutCancel(ctx), c.ev); err != nil {
+		ctl.release()
 		return zero, g.auditFailed(&c, err)
 	}
-	out, runErr := g.run(identity.NewContext(ctx, claims), in)
-	return g.finish(ctx, &c, out, runErr)
+	runCtx := identity.NewContext(ctx, claims)
+	if ctl.secrets != nil {
+		runCtx = context.WithValue(runCtx, secretsKey{}, ctl.secrets)
+	}
+	out, runErr := g.run(runCtx, in)
+	return g.finish(ctx, &c, d.Obligations.Redact, ctl.secrets, out, runErr)
 }
 
 // call is the state of one guarded call.
@@ -112,7 +132,8 @@ func (g *Guard[In, Out]) start(ctx context.Context, prog *policy.Program, in *In
 	if meta.ID == "" {
 		meta.ID = callID
 	}
-	c := call{start: now, req: policy.Request{Time: now, SessionID: meta.SessionID, PromptID: meta.PromptID, TraceID: meta.TraceID, CallID: meta.ID}}
+	c := call{start: now, req: policy.Request{Time: now, SessionID: meta.SessionID, PromptID: meta.PromptID,
+		TraceID: meta.TraceID, CallID: meta.ID, Secrets: g.tool.Secrets}}
 	c.outcomeID = outcomeID
 	c.ev = audit.Event{
 		ID: decisionID, Time: now, Phase: audit.PhaseDecision, CallID: meta.ID, Tool: g.tool.Name,
@@ -184,6 +205,10 @@ func (g *Guard[In, Out]) deny(ctx context.Context, c *call, de *DeniedError) err
 	if de.Cause != nil {
 		c.ev.Error = de.Cause.Error()
 	}
+	c.ev.RetryAfter = de.RetryAfter
+	if de.Rules != nil && c.ev.Rules == nil {
+		c.ev.Rules = de.Rules
+	}
 	if err := g.e.sink.Record(context.WithoutCancel(ctx), c.ev); err != nil {
 		return g.auditFailed(c, err)
 	}
@@ -199,16 +224,27 @@ func (g *Guard[In, Out]) auditFailed(c *call, err error) error {
 func (g *Guard[In, Out]) run(ctx context.Context, in In) (out Out, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = &panicError{tool: g.tool.Name, value: r}
+			err = &panicError{tool: g.tool.Name, value: fmt.Sprint(r)}
 		}
 	}()
 	return g.fn(ctx, in)
 }
 
-// finish records the outcome. If that fails, the output is withheld.
-func (g *Guard[In, Out]) finish(ctx context.Context, c *call, out Out, runErr error) (Out, error) {
+// finish redacts the output and scrubs injected secrets from it and from the
+// error, then records the outcome. If the output cannot be cleaned, or the
+// outcome cannot be recorded, the output is withheld.
+func (g *Guard[In, Out]) finish(ctx context.Context, c *call, redact []string, sec secrets, out Out, runErr error) (Out, error) {
+	var zero Out
 	ev := c.ev
 	ev.ID, ev.Phase, ev.Args = c.outcomeID, audit.PhaseOutcome, nil
+	runErr = sec.scrubError(runErr)
+	if runErr == nil && (len(redact) > 0 || len(sec) > 0) {
+		var err error
+		if out, ev.Redacted, err = rewriteOutput(out, redact, sec); err != nil {
+			out, runErr = zero, &DeniedError{Tool: g.tool.Name, Code: CodeRedactionFailed, Err: ErrRedaction, Cause: err,
+				Messages: []string{"the output could not be redacted and was withheld"}, Reasons: []string{err.Error()}}
+		}
+	}
 	ev.Time = g.e.now()
 	ev.Duration = ev.Time.Sub(c.start)
 	switch pe, isPanic := runErr.(*panicError); {
@@ -223,7 +259,6 @@ func (g *Guard[In, Out]) finish(ctx context.Context, c *call, out Out, runErr er
 		}
 	}
 	if err := g.e.sink.Record(context.WithoutCancel(ctx), ev); err != nil {
-		var zero Out
 		return zero, g.auditFailed(c, err)
 	}
 	return out, runErr

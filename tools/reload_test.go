@@ -114,8 +114,12 @@ func TestWatchPolicy(t *testing.T) {
 	get, _ := tools.Wrap(f.enf, tools.Tool{Name: "tickets.get"}, getTicket)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "policy.yaml")
-	write := func(src string) {
-		if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+	write := func(src string) { // atomically, as deploy tools do: a poll sees old or new
+		tmp := path + ".tmp"
+		if err := os.WriteFile(tmp, []byte(src), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, path); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -1,0 +1,193 @@
+package tools
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Approval errors.
+var (
+	// ErrApprovalRequired: the policy allows the call only under a human
+	// approval grant, and the call has none that is valid. The denial carries the
+	// approval request that was filed ([DeniedError].Approval).
+	ErrApprovalRequired = errors.New("modelguard: approval required")
+	// ErrGrantUsed: a single-use grant was already used.
+	ErrGrantUsed = errors.New("modelguard: approval grant already used")
+	// ErrNoRequest: no approval request has that id.
+	ErrNoRequest = errors.New("modelguard: no such approval request")
+	// ErrDecided: the approval request was already approved or denied.
+	ErrDecided = errors.New("modelguard: approval request already decided")
+)
+
+// CodeApprovalRequired is the reason code of a call that waits for approval.
+const CodeApprovalRequired = "approval_required"
+
+// Approval request statuses.
+const (
+	StatusPending  = "pending"
+	StatusApproved = "approved"
+	StatusDenied   = "denied"
+)
+
+// ApprovalRequest asks a human to approve one call (or, for an elevation, a
+// class of calls): who asked, for which tool, with which arguments and why.
+type ApprovalRequest struct {
+	ID         string          `json:"id"`
+	Time       time.Time       `json:"time"`
+	Issuer     string          `json:"iss"`
+	Subject    string          `json:"sub"`
+	Agent      string          `json:"agent,omitempty"`
+	Tenant     string          `json:"tenant,omitempty"`
+	Tool       string          `json:"tool"`
+	ArgsDigest string          `json:"args_digest"`
+	Args       json.RawMessage `json:"args,omitempty"` // what the human approves
+	Reason     string          `json:"reason"`
+	Rules      []string        `json:"rules,omitempty"`
+	Status     string          `json:"status"`
+	Approver   string          `json:"approver,omitempty"`
+	Grant      string          `json:"grant,omitempty"` // the signed grant, once approved
+	Decided    time.Time       `json:"decided,omitzero"`
+	Note       string          `json:"note,omitempty"`
+}
+
+// Approvals is what a guard needs of an approval queue: to file requests, to find
+// grants approved for a call, and to spend single-use grants exactly once across
+// every instance that shares the queue.
+type Approvals interface {
+	// Request files req as pending. If a pending or approved request for the same
+	// issuer, subject, tool and argument digest exists, it returns that one.
+	Request(ctx context.Context, req ApprovalRequest) (ApprovalRequest, error)
+	// Grants returns the signed grants approved for the subject and tool. The
+	// guard verifies each; the queue is not trusted to.
+	Grants(ctx context.Context, issuer, subject, tool string) ([]string, error)
+	// Consume records that the grant with this jti was used, until it expires.
+	// It returns ErrGrantUsed if it already was.
+	Consume(ctx context.Context, jti string, until time.Time) error
+}
+
+// ApprovalQueue is the approver's side of a queue: list, inspect, approve and deny
+// requests. `modelguard approve` works against one.
+type ApprovalQueue interface {
+	Approvals
+	List(ctx context.Context, status string) ([]ApprovalRequest, error)
+	Get(ctx context.Context, id string) (ApprovalRequest, error)
+	// Approve marks the request approved with the signed grant.
+	Approve(ctx context.Context, id, approver, grant string) error
+	// Deny marks the request denied.
+	Deny(ctx context.Context, id, approver, note string) error
+}
+
+// MemoryApprovals is an in-process [ApprovalQueue]. It is safe for concurrent use;
+// its zero value is not: use [NewMemoryApprovals]. State is lost with the process
+// and not shared between instances; use the PostgreSQL queue for that.
+type MemoryApprovals struct {
+	mu   sync.Mutex
+	reqs []ApprovalRequest
+	used map[string]time.Time
+	now  func() time.Time
+	seq  int
+}
+
+// NewMemoryApprovals returns an empty queue; now is its clock (nil: time.Now).
+func NewMemoryApprovals(now func() time.Time) *MemoryApprovals {
+	if now == nil {
+		now = time.Now
+	}
+	return &MemoryApprovals{used: map[string]time.Time{}, now: now}
+}
+
+func (m *MemoryApprovals) Request(_ context.Context, req ApprovalRequest) (ApprovalRequest, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, r := range m.reqs {
+		if r.Issuer == req.Issuer && r.Subject == req.Subject && r.Tool == req.Tool && r.ArgsDigest == req.ArgsDigest && r.Status != StatusDenied {
+			return r, nil
+		}
+	}
+	m.seq++
+	req.ID = fmt.Sprintf("apr-%d", m.seq)
+	req.Status = StatusPending
+	if req.Time.IsZero() {
+		req.Time = m.now()
+	}
+	m.reqs = append(m.reqs, req)
+	return req, nil
+}
+
+func (m *MemoryApprovals) Grants(_ context.Context, issuer, subject, tool string) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+	for _, r := range m.reqs {
+		if r.Status == StatusApproved && r.Issuer == issuer && r.Subject == subject && r.Tool == tool {
+			out = append(out, r.Grant)
+		}
+	}
+	return out, nil
+}
+
+func (m *MemoryApprovals) Consume(_ context.Context, jti string, until time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	for k, exp := range m.used {
+		if !exp.After(now) {
+			delete(m.used, k)
+		}
+	}
+	if _, dup := m.used[jti]; dup {
+		return ErrGrantUsed
+	}
+	m.used[jti] = until
+	return nil
+}
+
+func (m *MemoryApprovals) List(_ context.Context, status string) ([]ApprovalRequest, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []ApprovalRequest
+	for _, r := range m.reqs {
+		if status == "" || r.Status == status {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+func (m *MemoryApprovals) Get(_ context.Context, id string) (ApprovalRequest, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	i := slices.IndexFunc(m.reqs, func(r ApprovalRequest) bool { return r.ID == id })
+	if i < 0 {
+		return ApprovalRequest{}, fmt.Errorf("%w: %s", ErrNoRequest, id)
+	}
+	return m.reqs[i], nil
+}
+
+func (m *MemoryApprovals) Approve(ctx context.Context, id, approver, grant string) error {
+	return m.decide(id, func(r *ApprovalRequest) { r.Status, r.Approver, r.Grant = StatusApproved, approver, grant })
+}
+
+func (m *MemoryApprovals) Deny(ctx context.Context, id, approver, note string) error {
+	return m.decide(id, func(r *ApprovalRequest) { r.Status, r.Approver, r.Note = StatusDenied, approver, note })
+}
+
+func (m *MemoryApprovals) decide(id string, fn func(*ApprovalRequest)) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	i := slices.IndexFunc(m.reqs, func(r ApprovalRequest) bool { return r.ID == id })
+	if i < 0 {
+		return fmt.Errorf("%w: %s", ErrNoRequest, id)
+	}
+	if m.reqs[i].Status != StatusPending {
+		return fmt.Errorf("%w: %s is %s", ErrDecided, id, m.reqs[i].Status)
+	}
+	fn(&m.reqs[i])
+	m.reqs[i].Decided = m.now()
+	return nil
+}

@@ -1,0 +1,220 @@
+package tools
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/modelguard/modelguard/audit"
+	"github.com/modelguard/modelguard/identity"
+	"github.com/modelguard/modelguard/policy"
+)
+
+// Control errors.
+var (
+	// ErrRateLimited: the call exceeds a rate limit; DeniedError.RetryAfter says
+	// when to try again.
+	ErrRateLimited = errors.New("modelguard: rate limited")
+	// ErrBudgetExceeded: the call would exceed a budget; DeniedError.RetryAfter
+	// says when enough of the window will have passed (0: never, for this amount).
+	ErrBudgetExceeded = errors.New("modelguard: budget exceeded")
+)
+
+// Reason codes of control denials.
+const (
+	CodeRateLimited    = "rate_limited"
+	CodeBudgetExceeded = "budget_exceeded"
+)
+
+// ApprovalOptions configure human approval. Without a Verifier, a call whose
+// permit requires approval is always denied.
+type ApprovalOptions struct {
+	// Verifier checks grants: signature, approver issuer, audience, expiry (see
+	// [NewGrantVerifier]).
+	Verifier Verifier
+	// Queue files approval requests and finds approved grants; nil means grants
+	// only come with the call (see [WithGrant]).
+	Queue Approvals
+}
+
+type grantKey struct{}
+
+// WithGrant returns a copy of ctx carrying an approval grant for the next guarded
+// calls. Grants can also come from the approval queue.
+func WithGrant(ctx context.Context, grant string) context.Context {
+	return context.WithValue(ctx, grantKey{}, grant)
+}
+
+// controls is what a call's allowed decision set in motion; undo releases it if
+// the call does not go ahead after all.
+type controls struct {
+	undo    []func()
+	secrets secrets
+}
+
+func (c *controls) release() {
+	for _, u := range c.undo {
+		u()
+	}
+}
+
+// findGrants returns the grants that cover this call, verified, from ctx and from
+// the queue, and the reasons others were rejected.
+func (g *Guard[In, Out]) findGrants(ctx context.Context, prog *policy.Program, claims *identity.Claims, c *call, in policy.Input) ([]*grant, []string) {
+	opts := g.e.opts.Approvals
+	if opts.Verifier == nil {
+		return nil, []string{"no grant verifier configured"}
+	}
+	var toks []string
+	if t, ok := ctx.Value(grantKey{}).(string); ok && t != "" {
+		toks = append(toks, t)
+	}
+	if opts.Queue != nil {
+		more, err := opts.Queue.Grants(ctx, claims.Issuer, claims.Subject, g.tool.Name)
+		if err != nil {
+			return nil, []string{"approval queue: " + err.Error()}
+		}
+		toks = append(toks, more...)
+	}
+	var found []*grant
+	var why []string
+	for _, t := range toks {
+		gc, err := opts.Verifier.Verify(ctx, t)
+		if err != nil {
+			why = append(why, "grant rejected: "+err.Error())
+			continue
+		}
+		gr, err := parseGrant(gc)
+		if err == nil {
+			err = gr.applies(ctx, prog, claims, g.tool.Name, c.ev.ArgsDigest, in)
+		}
+		if err != nil {
+			why = append(why, fmt.Sprintf("grant %s: %v", gc.ID, err))
+			continue
+		}
+		found = append(found, gr)
+	}
+	return found, why
+}
+
+// elevate looks for grants when the decision needs one (approval) or could be
+// changed by one (nothing permits), and decides again with the first that covers
+// the call visible to CEL as grant. A forbid is never elevated.
+func (g *Guard[In, Out]) elevate(ctx context.Context, prog *policy.Program, claims *identity.Claims, c *call, in policy.Input, d policy.Decision) (policy.Decision, []*grant, []string) {
+	needs := d.Allowed && d.Obligations.Approval
+	could := !d.Allowed && len(d.Rules) == 0 && len(d.Errors) == 0
+	if !needs && !could {
+		return d, nil, nil
+	}
+	if g.e.opts.Approvals.Verifier == nil && !needs {
+		return d, nil, nil
+	}
+	grants, why := g.findGrants(ctx, prog, claims, c, in)
+	if len(grants) == 0 {
+		return d, nil, why
+	}
+	in.Grant = grants[0].policyGrant()
+	if d2 := prog.Decide(ctx, in); d2.Allowed {
+		return d2, grants, why
+	}
+	return d, nil, why
+}
+
+// requestApproval files an approval request for a call that needs one and
+// returns the denial that carries it.
+func (g *Guard[In, Out]) requestApproval(ctx context.Context, c *call, claims *identity.Claims, in *In, d policy.Decision, why []string) *DeniedError {
+	de := &DeniedError{Code: CodeApprovalRequired, Err: ErrApprovalRequired, Rules: d.Rules,
+		Messages: []string{"this call needs human approval"}, Reasons: append([]string{"no valid approval grant"}, why...)}
+	q := g.e.opts.Approvals.Queue
+	if q == nil {
+		return de
+	}
+	args, _ := json.Marshal(in)
+	req, err := q.Request(ctx, ApprovalRequest{Time: g.e.now(), Issuer: claims.Issuer, Subject: claims.Subject,
+		Agent: claims.Agent, Tenant: claims.Tenant, Tool: g.tool.Name, ArgsDigest: c.ev.ArgsDigest, Args: args,
+		Reason: "policy rules " + fmt.Sprint(d.Rules) + " require approval", Rules: d.Rules})
+	if err != nil {
+		de.Reasons = append(de.Reasons, "approval request not filed: "+err.Error())
+		return de
+	}
+	de.Approval = &req
+	de.Messages = []string{"this call needs human approval; request " + req.ID + " is pending"}
+	return de
+}
+
+// apply enforces an allowed decision's obligations in an order that can be
+// undone: rate limits, budgets, secrets, and last the grant, whose single use
+// cannot be given back.
+func (g *Guard[In, Out]) apply(ctx context.Context, c *call, claims *identity.Claims, d policy.Decision, grants []*grant) (*controls, *DeniedError) {
+	ctl := &controls{}
+	now := g.e.now()
+	for _, rl := range d.Obligations.Limits {
+		k := limitKey{rule: rl.Rule, tool: g.tool.Name, who: keyFor(rl.Limit.Per, claims)}
+		undo, retry, ok := g.e.limiter.take(k, rl.Limit, now)
+		if !ok {
+			ctl.release()
+			return nil, &DeniedError{Code: CodeRateLimited, Err: ErrRateLimited, Rules: []string{rl.Rule}, RetryAfter: retry,
+				Messages: []string{retryMessage("rate limit reached", retry)}, Reasons: []string{"rate limit of rule " + rl.Rule}}
+		}
+		ctl.undo = append(ctl.undo, undo)
+	}
+	for _, rb := range d.Obligations.Budgets {
+		k := limitKey{rule: rb.Rule, tool: "", who: keyFor(rb.Budget.Per, claims)}
+		ok, retry := g.e.budgets.charge(k, rb.Budget, rb.Amount, now)
+		if !ok {
+			ctl.release()
+			return nil, &DeniedError{Code: CodeBudgetExceeded, Err: ErrBudgetExceeded, Rules: []string{rb.Rule}, RetryAfter: retry,
+				Messages: []string{retryMessage("budget exceeded", retry)},
+				Reasons:  []string{fmt.Sprintf("budget of rule %s: %v over %v would exceed %v", rb.Rule, rb.Amount, rb.Budget.Window, rb.Budget.Max)}}
+		}
+		ctl.undo = append(ctl.undo, func() { g.e.budgets.refund(k, rb.Amount) })
+	}
+	sec, err := fetchSecrets(ctx, g.e.opts.Secrets, g.tool.Secrets)
+	if err != nil {
+		ctl.release()
+		return nil, &DeniedError{Code: CodeSecretUnavailable, Err: ErrSecret, Cause: err,
+			Messages: []string{"a secret the tool needs is unavailable"}, Reasons: []string{err.Error()}}
+	}
+	ctl.secrets = sec
+	if de := g.spend(ctx, c, d, grants); de != nil {
+		ctl.release()
+		return nil, de
+	}
+	return ctl, nil
+}
+
+// spend uses the first grant that can be used: reusable ones always, single-use
+// ones only if the queue has not seen them used.
+func (g *Guard[In, Out]) spend(ctx context.Context, c *call, d policy.Decision, grants []*grant) *DeniedError {
+	if len(grants) == 0 {
+		return nil
+	}
+	var why []string
+	for _, gr := range grants {
+		if !gr.reusable {
+			q := g.e.opts.Approvals.Queue
+			if q == nil {
+				why = append(why, gr.String()+": single-use grant, but no queue to record its use")
+				continue
+			}
+			if err := q.Consume(ctx, gr.claims.ID, gr.claims.Expiry); err != nil {
+				why = append(why, gr.String()+": "+err.Error())
+				continue
+			}
+		}
+		c.ev.Grant = &audit.GrantUse{ID: gr.claims.ID, Approver: gr.approver, Request: gr.request}
+		return nil
+	}
+	// The decision rested on a grant (approval or elevation) that cannot be used.
+	return &DeniedError{Code: CodeApprovalRequired, Err: ErrApprovalRequired, Rules: d.Rules,
+		Messages: []string{"the approval grant was already used"}, Reasons: why, Cause: ErrGrantUsed}
+}
+
+func retryMessage(what string, retry time.Duration) string {
+	if retry <= 0 {
+		return what
+	}
+	return fmt.Sprintf("%s; retry after %v", what, retry.Round(time.Millisecond))
+}

@@ -1,0 +1,223 @@
+package tools
+
+import (
+	"math"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/modelguard/modelguard/identity"
+	"github.com/modelguard/modelguard/policy"
+)
+
+// LimitOptions bound the memory of rate limits and budgets. The zero value
+// keeps at most 1,000,000 buckets and 100,000 budget accounts.
+type LimitOptions struct {
+	MaxBuckets  int
+	MaxAccounts int
+}
+
+// limitKey names one token bucket or budget account: a rule, a tool and whose
+// calls (subject, agent or tenant) share it.
+type limitKey struct {
+	rule, tool, who string
+}
+
+func keyFor(per policy.Key, c *identity.Claims) string {
+	switch per {
+	case policy.KeyAgent:
+		return "agent:" + c.Agent
+	case policy.KeyTenant:
+		return "tenant:" + c.Tenant
+	default:
+		return "subject:" + c.Issuer + "\x00" + c.Subject
+	}
+}
+
+// limiter keeps token buckets per key. A bucket that has refilled completely
+// holds no information (a new one would start full), so such buckets are dropped
+// when the map reaches its bound: memory stays bounded however many identities
+// call. If the bound is reached by buckets that are all still refilling, new keys
+// are refused (fail closed) rather than forgetting anyone's limit.
+type limiter struct {
+	mu      sync.Mutex
+	buckets map[limitKey]*bucket
+	max     int
+	swept   time.Time
+}
+
+type bucket struct {
+	lim      *rate.Limiter
+	refilled time.Time // from then on the bucket is full again
+}
+
+func newLimiter(max int) *limiter {
+	if max <= 0 {
+		max = 1_000_000
+	}
+	return &limiter{buckets: map[limitKey]*bucket{}, max: max}
+}
+
+// take takes one token from the bucket of k. It returns a func that gives the
+// token back (for a call another control then denies), or how long until a token
+// is available (0 when never, or when the limiter is at capacity).
+func (l *limiter) take(k limitKey, lim policy.Limit, now time.Time) (undo func(), retry time.Duration, ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.buckets[k]
+	if b == nil {
+		if !room(len(l.buckets), l.max, &l.swept, now, func() { l.sweep(now) }) || len(l.buckets) >= l.max {
+			return nil, 0, false
+		}
+		b = &bucket{lim: rate.NewLimiter(rate.Limit(lim.Rate), lim.EffectiveBurst())}
+		l.buckets[k] = b
+	}
+	r := b.lim.ReserveN(now, 1)
+	if !r.OK() {
+		return nil, 0, false
+	}
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		return nil, d, false
+	}
+	missing := float64(lim.EffectiveBurst()) - b.lim.TokensAt(now)
+	b.refilled = now.Add(time.Duration(math.Ceil(missing / lim.Rate * float64(time.Second))))
+	return func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		r.CancelAt(now)
+	}, 0, true
+}
+
+func (l *limiter) sweep(now time.Time) {
+	for k, b := range l.buckets {
+		if !b.refilled.After(now) {
+			delete(l.buckets, k)
+		}
+	}
+}
+
+// room reports whether a map of size n (bound max) can take a new key, sweeping
+// it at most once a second when full so that a flood of new keys costs O(1) each.
+func room(n, max int, swept *time.Time, now time.Time, sweep func()) bool {
+	if n < max {
+		return true
+	}
+	if now.Sub(*swept) < time.Second && !swept.IsZero() {
+		return false
+	}
+	*swept = now
+	sweep()
+	return true // the caller re-checks the size after the sweep
+}
+
+// budgets keeps, per key, the amounts charged within the window.
+type budgets struct {
+	mu       sync.Mutex
+	accounts map[limitKey]*account
+	max      int
+	swept    time.Time
+}
+
+type account struct {
+	entries []charge // oldest first
+	window  time.Duration
+}
+
+type charge struct {
+	at     time.Time
+	amount float64
+}
+
+// maxCharges bounds one account; beyond it the two oldest charges merge into the
+// newer one's time, which can only over-count.
+const maxCharges = 4096
+
+func newBudgets(max int) *budgets {
+	if max <= 0 {
+		max = 100_000
+	}
+	return &budgets{accounts: map[limitKey]*account{}, max: max}
+}
+
+// charge adds amount to k's account if the window's sum stays within b.Max, or
+// returns how long until it would (0 when it never can).
+func (bs *budgets) charge(k limitKey, b policy.Budget, amount float64, now time.Time) (ok bool, retry time.Duration) {
+	bs.mu.Lock()
+	defer bs.mu.Unlock()
+	a := bs.accounts[k]
+	if a == nil {
+		if !room(len(bs.accounts), bs.max, &bs.swept, now, func() { bs.sweep(now) }) || len(bs.accounts) >= bs.max {
+			return false, 0
+		}
+		a = &account{window: b.Window}
+		bs.accounts[k] = a
+	}
+	a.expire(now)
+	if amount < 0 || amount > b.Max {
+		return false, 0
+	}
+	sum := a.sum()
+	if sum+amount <= b.Max {
+		a.entries = append(a.entries, charge{at: now, amount: amount})
+		a.compact()
+		return true, 0
+	}
+	for _, c := range a.entries { // wait until enough old charges leave the window
+		sum -= c.amount
+		if sum+amount <= b.Max {
+			return false, c.at.Add(a.window).Sub(now)
+		}
+	}
+	return false, 0
+}
+
+// refund removes the most recent charge of amount from k's account.
+func (bs *budgets) refund(k limitKey, amount float64) {
+	bs.mu.Lock()
+	defer bs.mu.Unlock()
+	a := bs.accounts[k]
+	if a == nil {
+		return
+	}
+	for i := len(a.entries) - 1; i >= 0; i-- {
+		if a.entries[i].amount == amount {
+			a.entries = append(a.entries[:i], a.entries[i+1:]...)
+			return
+		}
+	}
+}
+
+func (a *account) expire(now time.Time) {
+	i := 0
+	for i < len(a.entries) && !a.entries[i].at.Add(a.window).After(now) {
+		i++
+	}
+	a.entries = a.entries[i:]
+}
+
+func (a *account) sum() float64 {
+	s := 0.0
+	for _, c := range a.entries {
+		s += c.amount
+	}
+	return s
+}
+
+func (a *account) compact() {
+	if len(a.entries) > maxCharges {
+		a.entries[1].amount += a.entries[0].amount
+		a.entries = a.entries[1:]
+	}
+}
+
+// sweep drops accounts with nothing left in their window. Accounts that still
+// hold charges are never dropped: forgetting one would reset a spending limit.
+func (bs *budgets) sweep(now time.Time) {
+	for k, a := range bs.accounts {
+		if a.expire(now); len(a.entries) == 0 {
+			delete(bs.accounts, k)
+		}
+	}
+}

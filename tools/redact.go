@@ -1,0 +1,129 @@
+package tools
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/modelguard/modelguard/policy"
+)
+
+// Redacted replaces a redacted string value in an output.
+const Redacted = "[REDACTED]"
+
+// ErrRedaction: an output could not be redacted or scrubbed; it is withheld.
+var ErrRedaction = errors.New("modelguard: output could not be redacted")
+
+// CodeRedactionFailed is the reason code of an output withheld because it could
+// not be redacted.
+const CodeRedactionFailed = "redaction_failed"
+
+// rewriteOutput redacts paths in out and scrubs secret values from every string
+// in it, working on out's JSON form: the form a model receives. It returns the
+// rewritten output and the paths that matched something.
+func rewriteOutput[Out any](out Out, paths []string, sec secrets) (Out, []string, error) {
+	b, err := json.Marshal(out)
+	if err != nil {
+		return out, nil, fmt.Errorf("%w: encode: %v", ErrRedaction, err)
+	}
+	var doc any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return out, nil, fmt.Errorf("%w: decode: %v", ErrRedaction, err)
+	}
+	var hit []string
+	for _, p := range paths {
+		pp, err := policy.ParsePath(p)
+		if err != nil {
+			return out, nil, fmt.Errorf("%w: %v", ErrRedaction, err)
+		}
+		var matched bool
+		doc, matched = redactPath(doc, pp)
+		if matched {
+			hit = append(hit, p)
+		}
+	}
+	changed := len(hit) > 0
+	if len(sec) > 0 {
+		var c bool
+		doc, c = scrubStrings(doc, sec)
+		changed = changed || c
+	}
+	if !changed && len(sec) == 0 {
+		return out, nil, nil
+	}
+	// With secrets injected the output is always rebuilt from its JSON form, so
+	// that nothing the JSON does not show (unexported fields) can carry one back.
+	if b, err = json.Marshal(doc); err != nil {
+		return out, nil, fmt.Errorf("%w: encode: %v", ErrRedaction, err)
+	}
+	var clean Out
+	if err := json.Unmarshal(b, &clean); err != nil {
+		return out, nil, fmt.Errorf("%w: the output type does not take redacted values: %v", ErrRedaction, err)
+	}
+	return clean, hit, nil
+}
+
+// redactPath replaces what p selects in v: strings with Redacted, anything else
+// with null.
+func redactPath(v any, p policy.Path) (any, bool) {
+	if len(p) == 0 {
+		if _, ok := v.(string); ok {
+			return Redacted, true
+		}
+		return nil, true
+	}
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return v, false
+	}
+	st := p[0]
+	child, ok := obj[st.Field]
+	if !ok {
+		return v, false
+	}
+	if st.Index == policy.NoIndex {
+		nv, m := redactPath(child, p[1:])
+		obj[st.Field] = nv
+		return obj, m
+	}
+	arr, ok := child.([]any)
+	if !ok {
+		return v, false
+	}
+	matched := false
+	for i := range arr {
+		if st.Index == policy.AllElements || st.Index == i {
+			var m bool
+			arr[i], m = redactPath(arr[i], p[1:])
+			matched = matched || m
+		}
+	}
+	return obj, matched
+}
+
+// scrubStrings replaces secret values in every string of v, keys included.
+func scrubStrings(v any, sec secrets) (any, bool) {
+	switch x := v.(type) {
+	case string:
+		return sec.scrub(x)
+	case []any:
+		changed := false
+		for i := range x {
+			var c bool
+			x[i], c = scrubStrings(x[i], sec)
+			changed = changed || c
+		}
+		return x, changed
+	case map[string]any:
+		changed := false
+		out := make(map[string]any, len(x))
+		for k, val := range x {
+			nk, c1 := sec.scrub(k)
+			nv, c2 := scrubStrings(val, sec)
+			out[nk] = nv
+			changed = changed || c1 || c2
+		}
+		return out, changed
+	}
+	return v, false
+}
