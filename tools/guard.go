@@ -238,6 +238,9 @@ func (g *Guard[In, Out]) finish(ctx context.Context, c *call, redact []string, s
 	ev := c.ev
 	ev.ID, ev.Phase, ev.Args = c.outcomeID, audit.PhaseOutcome, nil
 	runErr = sec.scrubError(runErr)
+	if runErr != nil && (len(redact) > 0 || len(sec) > 0) {
+		out = zero // an output beside an error is not cleaned, so it is not returned
+	}
 	if runErr == nil && (len(redact) > 0 || len(sec) > 0) {
 		var err error
 		if out, ev.Redacted, err = rewriteOutput(out, redact, sec); err != nil {

@@ -1,0 +1,37 @@
+package tools
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/modelguard/modelguard/policy"
+)
+
+// LimiterLenForTest feeds n distinct identities through a limiter bounded at max
+// (rate 1000/s, burst 1: a bucket refills 1ms after use), one call every step,
+// and returns the number of buckets held at the end.
+func LimiterLenForTest(n, max int, step time.Duration) int {
+	l := newLimiter(max)
+	lim := policy.Limit{Rate: 1000, Burst: 1}
+	now := time.Unix(0, 0)
+	for i := range n {
+		if _, _, ok := l.take(limitKey{rule: "r", tool: "x", who: strconv.Itoa(i)}, lim, now); !ok {
+			panic("call " + strconv.Itoa(i) + " refused")
+		}
+		now = now.Add(step)
+	}
+	return len(l.buckets)
+}
+
+// LimiterFullForTest fills a limiter of max buckets that are all still refilling
+// and reports whether one more identity is refused.
+func LimiterFullForTest(max int) bool {
+	l := newLimiter(max)
+	lim := policy.Limit{Rate: 1.0 / 3600, Burst: 1}
+	now := time.Unix(0, 0)
+	for i := range max {
+		l.take(limitKey{who: strconv.Itoa(i)}, lim, now)
+	}
+	_, _, ok := l.take(limitKey{who: "one-more"}, lim, now.Add(2*time.Second))
+	return !ok
+}
