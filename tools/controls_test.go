@@ -47,7 +47,16 @@ func (w *world) advance(d time.Duration) {
 
 func newWorld(t testing.TB, src string, secrets tools.SecretSource) *world {
 	t.Helper()
+	return newWorldWith(t, src, secrets, nil)
+}
+
+// newWorldWith records to sink instead of the world's memory log, if not nil.
+func newWorldWith(t testing.TB, src string, secrets tools.SecretSource, sink audit.Sink) *world {
+	t.Helper()
 	w := &world{sink: &audit.Memory{}, now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
+	if sink == nil {
+		sink = w.sink
+	}
 	key, _ := identity.GenerateKey(jose.EdDSA, "model-key")
 	w.issuer, _ = identity.NewIssuer("https://id.example", key, identity.IssuerOptions{Now: w.clock})
 	keys, _ := identity.NewKeySet(w.issuer.PublicKey())
@@ -74,7 +83,7 @@ func newWorld(t testing.TB, src string, secrets tools.SecretSource) *world {
 		t.Fatal(err)
 	}
 	w.queue = tools.NewMemoryApprovals(w.clock)
-	w.enf, err = tools.NewEnforcer(v, set, w.sink, tools.Options{Now: w.clock, Secrets: secrets,
+	w.enf, err = tools.NewEnforcer(v, set, sink, tools.Options{Now: w.clock, Secrets: secrets,
 		Approvals: tools.ApprovalOptions{Verifier: gv, Queue: w.queue}})
 	if err != nil {
 		t.Fatal(err)

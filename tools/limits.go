@@ -122,6 +122,7 @@ type budgets struct {
 
 type account struct {
 	entries []charge // oldest first
+	total   float64  // sum of entries
 	window  time.Duration
 }
 
@@ -158,9 +159,10 @@ func (bs *budgets) charge(k limitKey, b policy.Budget, amount float64, now time.
 	if amount < 0 || amount > b.Max {
 		return false, 0
 	}
-	sum := a.sum()
+	sum := a.total
 	if sum+amount <= b.Max {
 		a.entries = append(a.entries, charge{at: now, amount: amount})
+		a.total += amount
 		a.compact()
 		return true, 0
 	}
@@ -184,6 +186,7 @@ func (bs *budgets) refund(k limitKey, amount float64) {
 	for i := len(a.entries) - 1; i >= 0; i-- {
 		if a.entries[i].amount == amount {
 			a.entries = append(a.entries[:i], a.entries[i+1:]...)
+			a.total -= amount
 			return
 		}
 	}
@@ -192,17 +195,13 @@ func (bs *budgets) refund(k limitKey, amount float64) {
 func (a *account) expire(now time.Time) {
 	i := 0
 	for i < len(a.entries) && !a.entries[i].at.Add(a.window).After(now) {
+		a.total -= a.entries[i].amount
 		i++
 	}
 	a.entries = a.entries[i:]
-}
-
-func (a *account) sum() float64 {
-	s := 0.0
-	for _, c := range a.entries {
-		s += c.amount
+	if len(a.entries) == 0 {
+		a.total = 0 // no drift from float rounding
 	}
-	return s
 }
 
 func (a *account) compact() {

@@ -1,0 +1,95 @@
+package mcp
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/modelcontextprotocol/go-sdk/auth"
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/modelguard/modelguard/identity"
+	"github.com/modelguard/modelguard/tools"
+	"github.com/modelguard/modelguard/tools/httpguard"
+)
+
+// Keys of auth.TokenInfo.Extra under which TokenVerifier leaves the raw token
+// and the verified *identity.Claims.
+const (
+	extraToken  = "modelguard.token"
+	extraClaims = "modelguard.claims"
+)
+
+// VerifierOptions configure [TokenVerifier]. The zero value is valid.
+type VerifierOptions struct {
+	// OnError, if set, is told why a token was refused. The client only learns
+	// that it was invalid. It must be safe for concurrent use.
+	OnError func(r *http.Request, err error)
+}
+
+// TokenVerifier returns a verifier of modelguard identity tokens for the SDK's
+// [auth.RequireBearerToken] middleware. A token v accepts yields a TokenInfo with
+// the token's scopes and expiry, the issuer and subject as UserID (so the SDK
+// binds each session to one identity), and the raw token and verified claims for
+// [Context]. A token v refuses yields [auth.ErrInvalidToken] and nothing else,
+// so the 401 response says no more than "invalid token".
+func TokenVerifier(v tools.Verifier, opts VerifierOptions) auth.TokenVerifier {
+	if v == nil {
+		panic("mcp: TokenVerifier(nil)")
+	}
+	return func(ctx context.Context, token string, r *http.Request) (*auth.TokenInfo, error) {
+		c, err := v.Verify(ctx, token)
+		if err != nil {
+			if opts.OnError != nil {
+				opts.OnError(r, err)
+			}
+			return nil, auth.ErrInvalidToken
+		}
+		return &auth.TokenInfo{
+			Scopes:     c.Scopes,
+			Expiration: c.Expiry,
+			UserID:     c.Issuer + " " + c.Subject,
+			Extra:      map[string]any{extraToken: token, extraClaims: c},
+		}, nil
+	}
+}
+
+// Context returns ctx prepared for a guarded call made for an MCP request: it
+// carries the identity of the request and, in a [tools.Call], the MCP session id
+// (unless ctx already has a Call with a session).
+//
+// For a request that came over HTTP (extra is not nil) the identity is the one
+// of that request alone: the token [TokenVerifier] verified, or else the bearer
+// token of its Authorization header, or else none. Whatever identity ctx
+// carried is replaced, since the SDK derives a session's context from the
+// session's first HTTP request and a later request must not inherit it. For an
+// in-process request (extra is nil) ctx keeps the identity given to
+// Server.Connect.
+func Context(ctx context.Context, session *sdk.ServerSession, extra *sdk.RequestExtra) context.Context {
+	if extra != nil {
+		token, claims := requestIdentity(extra)
+		ctx = identity.NewContext(identity.WithToken(ctx, token), claims)
+	}
+	call, _ := tools.CallFromContext(ctx)
+	if call.SessionID == "" && session != nil && session.ID() != "" {
+		call.SessionID = session.ID()
+		ctx = tools.WithCall(ctx, call)
+	}
+	return ctx
+}
+
+// requestIdentity returns the token (and, if verified, the claims) of one HTTP
+// request; "" and nil when it has none.
+func requestIdentity(extra *sdk.RequestExtra) (string, *identity.Claims) {
+	if ti := extra.TokenInfo; ti != nil {
+		if tok, ok := ti.Extra[extraToken].(string); ok {
+			claims, _ := ti.Extra[extraClaims].(*identity.Claims)
+			return tok, claims
+		}
+	}
+	if extra.Header != nil {
+		if tok, err := httpguard.BearerToken(&http.Request{Header: extra.Header}); err == nil {
+			return tok, nil
+		}
+	}
+	return "", nil
+}
