@@ -22,6 +22,38 @@
 // message is a CEL expression that yields the reason shown when the rule decides;
 // controls are free tags carried into every audit event the rule decides.
 //
+// A document may also set a mode for its rules and define variables: named
+// sub-expressions its rules use as variables.NAME, inlined at compile time:
+//
+//	mode: enforce            # or shadow: evaluate and report, never decide
+//	variables:
+//	  - name: finance_bot
+//	    expression: identity.agent == "finance-bot"
+//	rules:
+//	  - id: payments
+//	    effect: permit
+//	    tools: ["payments.initiate"]
+//	    when: variables.finance_bot && args.amount_cents <= 50000
+//	    require: [approval]                        # a human approval grant
+//	    limit: {rate: 10/m, burst: 3, per: agent}  # token bucket
+//	    budget: {expr: args.amount_cents, max: 500000, window: 24h, per: agent}
+//	    redact: ["receipt.card_number"]            # output paths
+//
+// # Obligations
+//
+// A permit rule may oblige the guard to more than letting the call through: a
+// human approval grant (require), a rate limit (limit), a running budget over a
+// window (budget, whose amount the decision evaluates) and output redaction
+// (redact). A decision's [Obligations] are the union of those of every permit
+// that matched. Forbid rules carry none.
+//
+// # Shadow mode
+//
+// A rule (or a whole file) in shadow mode is evaluated and reported in
+// [Decision].Shadow, with what the decision would have been had it been
+// enforced ([Decision.WouldFlip]), but never changes the decision: stage a rule,
+// watch the audit log, then enforce it.
+//
 // # What CEL sees
 //
 //   - identity: the verified claims (identity.sub, identity.iss, identity.agent,
@@ -31,7 +63,10 @@
 //   - args: the tool's input, typed from its Go type, with fields named as in
 //     their JSON tags.
 //   - request: request.time, request.session, request.prompt, request.trace,
-//     request.call.
+//     request.call, and request.secrets (the names of the secrets the tool needs).
+//   - grant: the human approval grant the call carries, if any: grant.present,
+//     grant.approver, grant.tools, grant.exp, grant.claims. Rules that test
+//     grant.present grant temporary elevation.
 //
 // # Semantics
 //
@@ -48,6 +83,23 @@
 // cover one tool against that tool's Go input type, so a misspelled argument field
 // is a start-up error naming the file, line, column, rule and tool, never a silent
 // deny at run time. [Program.Decide] only evaluates.
+//
+// # Two channels
+//
+// A [Decision] keeps the model's view apart from the operator's: Messages holds
+// only the messages of the deciding rules (safe to show a model: no rule ids, no
+// other tools), Reasons the full explanation for the audit log.
+//
+// # Tools for policy authors
+//
+// [Program.Explain] shows, for one call, what every rule did and which clauses
+// of a failing condition were false. [Set.Lint] warns of rules that cover no
+// registered tool, globs that match none, permits made unreachable by an
+// unconditional forbid, and unused variables. [Set.Test] runs YAML test cases
+// ([ParseCases]) and reports rule coverage; package policytest runs them from go
+// test. [Watch] reloads changed files; tools.Enforcer.WatchPolicy swaps them in.
+// [Program.MayAllow] tells whether an identity could call a tool at all, for
+// filtering the tools a model is shown.
 //
 // # Safety
 //

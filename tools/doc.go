@@ -22,6 +22,38 @@
 // call id, the conversation, prompt and trace ids) travels in the context too, via
 // [WithCall].
 //
+// # Controls
+//
+// A permit's obligations (see package policy) are enforced before the tool runs:
+//
+//   - Rate limits: token buckets per subject, agent or tenant and tool, built on
+//     golang.org/x/time/rate; a denial carries RetryAfter. Buckets that have
+//     refilled are dropped, so memory stays bounded; at the bound new keys are
+//     refused rather than anyone's limit forgotten.
+//   - Budgets: a running sum of a CEL amount over a sliding window, charged
+//     before the tool runs.
+//   - Human approval: a call whose permit requires approval runs only under a
+//     valid grant: a JWS signed by an approver ([NewGrantIssuer], [MintGrant]),
+//     verified with the approvers' keys ([NewGrantVerifier]), bound to the
+//     model's subject, the tool and the exact arguments' digest or a CEL
+//     constraint, expiring, and single-use unless it is a temporary elevation.
+//     Without one the call is denied with [ErrApprovalRequired] and an
+//     [ApprovalRequest] is filed in the [Approvals] queue, from which any
+//     instance picks up the grant once a human approves. Every use records the
+//     approver in the audit event.
+//   - Secrets: a [Tool] declares the secrets it needs; their values come from a
+//     [SecretSource] only after the call is allowed, reach the tool only through
+//     its ctx ([SecretFromContext]), and are scrubbed from its output and error.
+//     Audit events name secrets, never their values.
+//   - Redaction: output paths named by the policy are redacted before the output
+//     reaches the model; the audit event lists the paths, not the values.
+//
+// # Model integrations
+//
+// [Registry] dispatches calls that arrive as a tool name and JSON arguments
+// (MCP, OpenAI and Anthropic tool calls), decoding strictly; [Registry.Visible]
+// lists the tools an identity could call.
+//
 // # Failing closed
 //
 // Nothing is allowed by default. A missing or invalid token, a forbid rule, no
