@@ -1,9 +1,3 @@
-// Command quickstart shows modelguard end to end, offline: it generates a signing
-// key, mints tokens for two model identities, calls guarded tools with allowed and
-// denied calls, prints each decision with its reason, and writes the audit log to
-// a file.
-//
-//	go run ./examples/quickstart
 package main
 
 import (

@@ -1,9 +1,3 @@
-// Package policytest runs YAML policy test files (see [policy.Case]) from go test.
-//
-//	func TestPolicy(t *testing.T) {
-//		set, _ := policy.Load(policy.Options{}, "policy.yaml")
-//		policytest.Run(t, set, tools, "policy_test.yaml")
-//	}
 package policytest
 
 import (
