@@ -106,6 +106,9 @@ func OpenCheckpoint(msg []byte, known note.Verifiers) (Checkpoint, error) {
 		if errors.As(err, &unverified) || errors.As(err, &invalid) {
 			return Checkpoint{}, &VerifyError{Err: ErrBadSignature, Detail: err.Error()}
 		}
+		if _, perr := UnsafeParseSignedCheckpoint(msg); perr == nil {
+			return Checkpoint{}, &VerifyError{Err: ErrBadSignature, Detail: "malformed signature: " + err.Error()}
+		}
 		return Checkpoint{}, fmt.Errorf("%w: checkpoint: %v", ErrCorrupt, err)
 	}
 	c, err := ParseCheckpoint([]byte(n.Text))

@@ -1,7 +1,10 @@
 package audit
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
@@ -10,12 +13,17 @@ import (
 // fileState is a [File]'s mutable state, guarded by File.mu. The files
 // themselves are written only with File.wmu held.
 type fileState struct {
-	files  *logFiles
-	tree   tree        // every record numbered so far
-	good   tree        // the records written by the last good flush
-	cur    batch       // numbered, not yet written
-	spare  batch       // cur's recycled buffers
-	stored []tlog.Hash // scratch for tree.add
+	files *logFiles
+	seq   uint64 // the last sequence number assigned
+	cur   batch  // numbered, not yet written
+	spare batch  // cur's recycled buffers
+
+	// tree holds the records written so far; the writer (File.wmu) owns it
+	// and hashes each batch as it writes it, so callers only copy bytes
+	// under File.mu.
+	tree    tree
+	stored  []tlog.Hash
+	hashBuf []byte
 
 	// epoch changes when records that callers wait for are rolled back after a
 	// failed flush; a waiter from an older epoch learns its record is gone.
@@ -34,6 +42,11 @@ type fileState struct {
 	failure  error
 	failedAt time.Time
 
+	// flushing is set while a group-commit leader flushes; flushed (on
+	// File.mu) wakes the callers waiting for it.
+	flushing bool
+	flushed  *sync.Cond
+
 	cp       Checkpoint // the latest checkpoint written, if hasCP
 	cpSigned []byte
 	hasCP    bool
@@ -42,12 +55,12 @@ type fileState struct {
 	stats FileStats
 }
 
-// batch is records and their stored hashes, ready to be appended.
+// batch is records ready to be appended, one a line.
 type batch struct {
-	log, hashes []byte
+	log []byte
 }
 
-func (b *batch) reset() { b.log, b.hashes = b.log[:0], b.hashes[:0] }
+func (b *batch) reset() { b.log = b.log[:0] }
 
 // ticket is a caller's claim on its record.
 type ticket struct {
@@ -60,7 +73,8 @@ type ticket struct {
 // retry interval has passed.
 func (s *File) ready() error {
 	s.mu.Lock()
-	failed, due := s.st.failure != nil, s.opts.Now().Sub(s.st.failedAt) >= s.opts.RetryInterval
+	failed := s.st.failure != nil
+	due := failed && s.opts.Now().Sub(s.st.failedAt) >= s.opts.RetryInterval
 	err := s.unavailableLocked()
 	if s.closed {
 		failed, err = true, ErrClosed
@@ -95,33 +109,43 @@ func (s *File) add(body []byte) (ticket, error) {
 		return ticket{}, err
 	}
 	st := &s.st
-	seq := uint64(st.tree.n) + 1
-	n := len(st.cur.log)
-	st.cur.log = appendRecord(st.cur.log, seq, body)
-	st.stored = st.tree.add(tlog.RecordHash(st.cur.log[n:]), st.stored[:0])
-	st.cur.log = append(st.cur.log, '\n')
-	st.cur.hashes = appendHashes(st.cur.hashes, st.stored)
+	st.seq++
+	seq := st.seq
+	st.cur.log = append(appendRecord(st.cur.log, seq, body), '\n')
 	return ticket{seq: seq, epoch: st.epoch, full: len(st.cur.log) >= s.opts.BufferSize}, nil
 }
 
-// commit returns once t's record is durable, syncing it if no one else has.
+// commit returns once t's record is durable. The first waiter to find no
+// flush in progress leads: it flushes and syncs everything pending, others'
+// records with its own; the rest sleep until it is done, so that a batch's
+// callers do not queue one by one for the writer behind the next leader.
 func (s *File) commit(t ticket) error {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	if done, err := s.settled(t); done {
-		return err
-	}
-	if err := s.flushLocked(true); err != nil {
-		return err
-	}
-	_, err := s.settled(t)
-	return err
-}
-
-// settled reports whether t's record is durable or gone.
-func (s *File) settled(t ticket) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	for {
+		if done, err := s.settledLocked(t); done {
+			return err
+		}
+		if s.st.flushing {
+			s.st.flushed.Wait()
+			continue
+		}
+		s.st.flushing = true
+		s.mu.Unlock()
+		s.wmu.Lock()
+		err := s.flushLocked(true)
+		s.wmu.Unlock()
+		s.mu.Lock()
+		s.st.flushing = false
+		s.st.flushed.Broadcast()
+		if done, serr := s.settledLocked(t); done || err != nil {
+			return errors.Join(serr, err)
+		}
+	}
+}
+
+// settledLocked reports whether t's record is durable or gone.
+func (s *File) settledLocked(t ticket) (bool, error) {
 	if s.st.epoch == t.epoch {
 		return s.st.durable >= t.seq, nil
 	}
@@ -131,9 +155,9 @@ func (s *File) settled(t ticket) (bool, error) {
 	return true, fmt.Errorf("%w: %w", ErrUnavailable, s.st.lastFailure)
 }
 
-// flushLocked writes the pending batch and, if sync, syncs the log; then it
-// writes a checkpoint or rotates if one is due. Other callers keep adding
-// records meanwhile. s.wmu must be held.
+// flushLocked hashes and writes the pending batch and, if sync, syncs the
+// log; then it writes a checkpoint or rotates if one is due. Other callers keep
+// adding records meanwhile. s.wmu must be held.
 func (s *File) flushLocked(sync bool) error {
 	s.mu.Lock()
 	if err := s.unavailableLocked(); err != nil {
@@ -143,13 +167,15 @@ func (s *File) flushLocked(sync bool) error {
 	st := &s.st
 	b := st.cur
 	st.cur, st.spare = st.spare, batch{}
-	end, endTree := uint64(st.tree.n), st.tree.clone()
+	end := st.seq
 	sync = sync && end > st.durable
 	s.mu.Unlock()
 
+	before := st.tree.clone()
+	hashes := s.hashLocked(b.log)
 	var err error
 	if len(b.log) > 0 {
-		err = st.files.write(b)
+		err = st.files.write(b.log, hashes)
 	}
 	if err == nil && sync {
 		err = st.files.sync()
@@ -157,7 +183,7 @@ func (s *File) flushLocked(sync bool) error {
 
 	s.mu.Lock()
 	if err != nil {
-		s.failLocked(err, b)
+		s.failLocked(err, b, before)
 		err = s.unavailableLocked()
 		logOff, hashOff := st.logOff, st.hashOff
 		s.mu.Unlock()
@@ -167,17 +193,7 @@ func (s *File) flushLocked(sync bool) error {
 		_ = st.files.truncate(logOff, hashOff)
 		return err
 	}
-	st.written, st.good = end, endTree
-	if sync {
-		st.durable = end
-		st.stats.Syncs++
-	}
-	st.logOff += int64(len(b.log))
-	st.hashOff += int64(len(b.hashes))
-	st.stats.Flushes++
-	st.stats.Written, st.stats.Durable = st.written, st.durable
-	b.reset()
-	st.spare = b
+	s.flushedLocked(b, end, sync, int64(len(hashes)))
 	s.mu.Unlock()
 	// A failed checkpoint or rotation fails the log for later calls, and is
 	// reported, but the records just flushed are in the log all the same.
@@ -185,21 +201,71 @@ func (s *File) flushLocked(sync bool) error {
 	return nil
 }
 
-// failLocked puts the log in the failed state after err. A durable log rolls
-// back every record not yet durable: their callers get the error. A buffered
-// log keeps them, because their callers were told they were recorded.
-func (s *File) failLocked(err error, b batch) {
+// flushedLocked records a good flush of b, which ends with record end and
+// added hashes bytes of hashes. s.mu must be held.
+func (s *File) flushedLocked(b batch, end uint64, synced bool, hashes int64) {
+	st := &s.st
+	st.written = end
+	if synced {
+		st.durable = end
+		st.stats.Syncs++
+	}
+	st.logOff += int64(len(b.log))
+	st.hashOff += hashes
+	st.stats.Flushes++
+	st.stats.Written, st.stats.Durable = st.written, st.durable
+	b.reset()
+	st.spare = b
+}
+
+// hashLocked adds the records of log to the tree and returns their stored
+// hashes. s.wmu must be held.
+func (s *File) hashLocked(log []byte) []byte {
+	st := &s.st
+	st.hashBuf = st.hashBuf[:0]
+	for len(log) > 0 {
+		i := bytes.IndexByte(log, '\n')
+		st.stored = st.tree.add(tlog.RecordHash(log[:i]), st.stored[:0])
+		st.hashBuf = appendHashes(st.hashBuf, st.stored)
+		log = log[i+1:]
+	}
+	return st.hashBuf
+}
+
+// flushFull writes the buffer if it is still full once the writer is free:
+// callers that found it full while a flush was in progress must not each
+// write a sliver of it.
+func (s *File) flushFull() {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.mu.Lock()
+	full := len(s.st.cur.log) >= s.opts.BufferSize
+	s.mu.Unlock()
+	if full {
+		// A failed write keeps the batch, the caller's record with it, for
+		// the retry: the record is not lost, so the call succeeds and later
+		// ones fail.
+		_ = s.flushLocked(false)
+	}
+}
+
+// failLocked puts the log in the failed state after err; before is the tree
+// as it was before the failed batch b. A durable log rolls back every record
+// not yet written: their callers get the error. A buffered log keeps them,
+// because their callers were told they were recorded. s.wmu and s.mu must be
+// held.
+func (s *File) failLocked(err error, b batch, before tree) {
 	st := &s.st
 	st.failure, st.failedAt = err, s.opts.Now()
 	st.stats.WriteErrors++
+	st.tree = before
 	if s.opts.Durability == Buffered {
 		st.cur.log = append(b.log, st.cur.log...)
-		st.cur.hashes = append(b.hashes, st.cur.hashes...)
 		return
 	}
-	st.tree = st.good.clone()
+	st.seq = uint64(before.n)
 	st.cur.reset()
-	st.kept = append(st.kept, uint64(st.good.n))
+	st.kept = append(st.kept, st.seq)
 	st.lastFailure = err
 	st.epoch++
 }
@@ -249,7 +315,7 @@ func (s *File) maintainLocked() error {
 	now := s.opts.Now()
 	s.mu.Lock()
 	st := &s.st
-	uncovered := st.good.n - st.cp.Size
+	uncovered := st.tree.n - st.cp.Size
 	if uncovered > 0 && st.cpDue.IsZero() {
 		st.cpDue = now.Add(s.opts.CheckpointInterval)
 	}

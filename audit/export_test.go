@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 // Fault makes the files of logs whose path contains Match misbehave, for tests.
@@ -113,3 +115,14 @@ func init() {
 var ErrDiskFull = errors.New("no space left on device")
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+// TreeHashAt returns the root of the first n records of the log at path, from
+// its hashes file.
+func TreeHashAt(path string, n int64) (tlog.Hash, error) {
+	f, err := os.Open(path + ".hashes")
+	if err != nil {
+		return tlog.Hash{}, err
+	}
+	defer f.Close()
+	return tlog.TreeHash(n, hashFile{f})
+}

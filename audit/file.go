@@ -3,8 +3,8 @@ package audit
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"errors"
+	"fmt"
 	"os"
 	"sync"
 	"time"
@@ -117,13 +117,13 @@ func (o *FileOptions) defaults() {
 
 // FileStats are a [File]'s counters.
 type FileStats struct {
-	Seq         uint64 // the last sequence number assigned
-	Written     uint64 // the last record handed to the operating system
-	Durable     uint64 // the last record known to be on stable storage
-	Flushes     uint64
-	Syncs       uint64
-	Checkpoints uint64
-	Rotations   uint64
+	Seq              uint64 // the last sequence number assigned
+	Written          uint64 // the last record handed to the operating system
+	Durable          uint64 // the last record known to be on stable storage
+	Flushes          uint64
+	Syncs            uint64
+	Checkpoints      uint64
+	Rotations        uint64
 	WriteErrors      uint64 // failed writes, syncs and checkpoint writes
 	CheckpointErrors uint64 // failures of OnCheckpoint
 	// Err is the failure the log is in, or nil when it is healthy.
@@ -163,10 +163,12 @@ func (s *File) Name() string { return s.path }
 // ctx is not consulted: an event is never dropped because the caller's context
 // ended. An error means the event is not in the log.
 func (s *File) Record(_ context.Context, e Event) error {
-	body, err := encodeBody(&e)
+	bp, err := encodeBody(&e)
 	if err != nil {
 		return err
 	}
+	defer freeBody(bp)
+	body := *bp
 	if err := s.ready(); err != nil {
 		return err
 	}
@@ -183,11 +185,7 @@ func (s *File) Record(_ context.Context, e Event) error {
 		if err != nil || !t.full {
 			return err
 		}
-		s.wmu.Lock()
-		defer s.wmu.Unlock()
-		// A failed write keeps the batch, this record with it, for the retry:
-		// the record is not lost, so this call succeeds and later ones fail.
-		_ = s.flushLocked(false)
+		s.flushFull()
 		return nil
 	default:
 		t, err := s.add(body)
@@ -221,7 +219,7 @@ func (s *File) Stats() FileStats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.st.stats
-	st.Seq, st.Err = uint64(s.st.tree.n), s.st.failure
+	st.Seq, st.Err = s.st.seq, s.st.failure
 	st.Torn = append([]Torn(nil), st.Torn...)
 	return st
 }

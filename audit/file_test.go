@@ -232,11 +232,15 @@ func TestFileRefusesToExtendBrokenLog(t *testing.T) {
 func TestFileRepairsHashes(t *testing.T) {
 	t.Parallel()
 	for name, damage := range map[string]func(path string){
-		"missing":   func(path string) { os.Remove(path + ".hashes") },
-		"torn":      func(path string) { st, _ := os.Stat(path + ".hashes"); os.Truncate(path+".hashes", st.Size()-13) },
-		"lagging":   func(path string) { os.Truncate(path+".hashes", 32*5) },
-		"no cp":     func(path string) { os.Remove(path + ".checkpoint") },
-		"zero tail": func(path string) { f, _ := os.OpenFile(path+".hashes", os.O_APPEND|os.O_WRONLY, 0); f.Write(make([]byte, 96)); f.Close() },
+		"missing": func(path string) { os.Remove(path + ".hashes") },
+		"torn":    func(path string) { st, _ := os.Stat(path + ".hashes"); os.Truncate(path+".hashes", st.Size()-13) },
+		"lagging": func(path string) { os.Truncate(path+".hashes", 32*5) },
+		"no cp":   func(path string) { os.Remove(path + ".checkpoint") },
+		"zero tail": func(path string) {
+			f, _ := os.OpenFile(path+".hashes", os.O_APPEND|os.O_WRONLY, 0)
+			f.Write(make([]byte, 96))
+			f.Close()
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

@@ -58,11 +58,11 @@ func (fs *logFiles) open(name string) (file, error) {
 
 // write appends a batch: the records, then their hashes. A crash between the
 // two leaves the hashes behind, which opening the log repairs.
-func (fs *logFiles) write(b batch) error {
-	if _, err := fs.log.Write(b.log); err != nil {
+func (fs *logFiles) write(log, hashes []byte) error {
+	if _, err := fs.log.Write(log); err != nil {
 		return fmt.Errorf("audit: write log: %w", err)
 	}
-	if _, err := fs.hashes.Write(b.hashes); err != nil {
+	if _, err := fs.hashes.Write(hashes); err != nil {
 		return fmt.Errorf("audit: write hashes: %w", err)
 	}
 	return nil

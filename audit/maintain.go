@@ -16,7 +16,7 @@ const unsignedOrigin = "local"
 // must be held.
 func (s *File) checkpointLocked() ([]byte, error) {
 	s.mu.Lock()
-	t, prev, hasPrev, prevSigned := s.st.good.clone(), s.st.cp, s.st.hasCP, s.st.cpSigned
+	t, prev, hasPrev, prevSigned := s.st.tree.clone(), s.st.cp, s.st.hasCP, s.st.cpSigned
 	s.mu.Unlock()
 	if hasPrev && t.n == prev.Size {
 		return prevSigned, nil
@@ -24,7 +24,7 @@ func (s *File) checkpointLocked() ([]byte, error) {
 	signed, cp, err := s.signLocked(t, prev, hasPrev)
 	if err != nil {
 		s.mu.Lock()
-		s.failLocked(err, batch{})
+		s.failLocked(err, batch{}, s.st.tree)
 		err = s.unavailableLocked()
 		s.mu.Unlock()
 		s.report(err)
@@ -96,13 +96,13 @@ func extends(prev Checkpoint, n int64, r tlog.HashReader) error {
 // and covered. s.wmu must be held.
 func (s *File) rotateLocked() error {
 	s.mu.Lock()
-	first, next := s.st.segFirst, uint64(s.st.good.n)+1
+	first, next := s.st.segFirst, uint64(s.st.tree.n)+1
 	s.mu.Unlock()
 	err := s.st.files.rotate(first)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err != nil {
-		s.failLocked(err, batch{})
+		s.failLocked(err, batch{}, s.st.tree)
 		return s.unavailableLocked()
 	}
 	s.st.segFirst, s.st.segStart, s.st.logOff = next, s.opts.Now(), 0

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -35,6 +36,7 @@ func OpenFile(path string, opts FileOptions) (*File, error) {
 		return nil, fmt.Errorf("audit: open log %s: %w", path, err)
 	}
 	s := &File{opts: opts, path: path, origin: unsignedOrigin, st: st, done: make(chan struct{})}
+	s.st.flushed = sync.NewCond(&s.mu)
 	if opts.Signer != nil {
 		s.origin = opts.Signer.Name()
 	}
@@ -52,12 +54,13 @@ func OpenFile(path string, opts FileOptions) (*File, error) {
 // recordTorn appends and checkpoints the record of a cut torn line.
 func (s *File) recordTorn(t Torn) error {
 	s.st.stats.Torn = append(s.st.stats.Torn, t)
-	e := Event{ID: fmt.Sprintf("recovery.%d", s.st.tree.n+1), Time: s.opts.Now().UTC(), Phase: PhaseRecovery,
+	e := Event{ID: fmt.Sprintf("recovery.%d", s.st.seq+1), Time: s.opts.Now().UTC(), Phase: PhaseRecovery,
 		Torn: &t, ErrorType: "torn_record",
 		Error: fmt.Sprintf("torn record cut on open: %d bytes at offset %d", t.Length, t.Offset)}
-	body, err := encodeBody(&e)
+	bp, err := encodeBody(&e)
 	if err == nil {
-		_, err = s.add(body)
+		_, err = s.add(*bp)
+		freeBody(bp)
 	}
 	if err == nil {
 		_, err = s.Checkpoint()
@@ -89,7 +92,7 @@ func restore(fs *logFiles, opts FileOptions) (fileState, *Torn, error) {
 	if err != nil {
 		return st, nil, err
 	}
-	st.tree, st.good = t, t.clone()
+	st.tree, st.seq = t, last
 	st.written, st.durable = last, last
 	st.logOff, st.hashOff = size, tlog.StoredHashCount(t.n)*tlog.HashSize
 	st.segFirst, st.segStart = first, opts.Now()

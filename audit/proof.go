@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 
@@ -24,10 +23,12 @@ const maxProof = maxRecord + 4*maxCheckpoint
 // self-contained: [InclusionProof.Verify] needs only the log's public key. Its
 // JSON form is what `modelguard audit prove --seq` prints.
 type InclusionProof struct {
-	Seq        uint64          `json:"seq"`
-	Record     json.RawMessage `json:"record"`
-	Proof      []tlog.Hash     `json:"proof"`
-	Checkpoint string          `json:"checkpoint"`
+	Seq uint64 `json:"seq"`
+	// Record is the record's exact bytes; a JSON string, not an embedded
+	// object, so that no re-encoding or indenting can change what is hashed.
+	Record     string      `json:"record"`
+	Proof      []tlog.Hash `json:"proof"`
+	Checkpoint string      `json:"checkpoint"`
 }
 
 // ConsistencyProof proves that a log at the New checkpoint extends the log at
@@ -58,7 +59,7 @@ func ProveInclusion(r tlog.HashReader, checkpoint []byte, seq uint64, record []b
 	if err := tlog.CheckRecord(p, c.Size, c.Hash, int64(seq-1), tlog.RecordHash(record)); err != nil {
 		return nil, &VerifyError{Index: seq, Seq: seq, Err: ErrModified, Detail: "the record is not the one the checkpoint's tree holds"}
 	}
-	return &InclusionProof{Seq: seq, Record: bytes.Clone(record), Proof: p, Checkpoint: string(checkpoint)}, nil
+	return &InclusionProof{Seq: seq, Record: string(record), Proof: p, Checkpoint: string(checkpoint)}, nil
 }
 
 // ProveConsistency returns the proof that the tree of the signed checkpoint
@@ -104,14 +105,15 @@ func (p *InclusionProof) Verify(known note.Verifiers) (Checkpoint, Event, error)
 	if p.Seq == 0 || p.Seq > uint64(c.Size) {
 		return Checkpoint{}, Event{}, fmt.Errorf("%w: record %d is outside a tree of size %d", ErrBadProof, p.Seq, c.Size)
 	}
-	if seq, ok := parseSeq(p.Record); !ok || seq != p.Seq {
+	rec := []byte(p.Record)
+	if seq, ok := parseSeq(rec); !ok || seq != p.Seq {
 		return Checkpoint{}, Event{}, fmt.Errorf("%w: record does not carry seq %d", ErrBadProof, p.Seq)
 	}
-	if err := tlog.CheckRecord(p.Proof, c.Size, c.Hash, int64(p.Seq-1), tlog.RecordHash(p.Record)); err != nil {
+	if err := tlog.CheckRecord(p.Proof, c.Size, c.Hash, int64(p.Seq-1), tlog.RecordHash(rec)); err != nil {
 		return Checkpoint{}, Event{}, fmt.Errorf("%w: %v", ErrBadProof, err)
 	}
 	var e Event
-	if err := json.Unmarshal(p.Record, &e); err != nil {
+	if err := json.Unmarshal(rec, &e); err != nil {
 		return Checkpoint{}, Event{}, fmt.Errorf("%w: record: %v", ErrBadProof, err)
 	}
 	return c, e, nil

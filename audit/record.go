@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"sync"
 )
 
 // seqPrefix starts every record: Seq is the first field of [Event], so the
@@ -23,23 +24,35 @@ const maxRecord = 16 << 20
 // HTML-sensitive characters escaped), without a trailing newline. These are the
 // exact bytes a log stores on one line and hashes into its Merkle tree.
 func MarshalRecord(e Event, seq uint64) ([]byte, error) {
-	body, err := encodeBody(&e)
+	e.Seq = 0
+	body, err := appendMarshal(nil, &e)
 	if err != nil {
 		return nil, err
 	}
 	return appendRecord(nil, seq, body), nil
 }
 
-// encodeBody encodes e without its sequence number. It is the costly part of a
-// record and needs no lock; [appendRecord] numbers it once the log's order is
-// known.
-func encodeBody(e *Event) ([]byte, error) {
+// encodeBody encodes e without its sequence number into a pooled buffer. It
+// is the costly part of a record and needs no lock; [appendRecord] numbers it
+// once the log's order is known. Give the buffer back with [freeBody].
+func encodeBody(e *Event) (*[]byte, error) {
 	e.Seq = 0
-	b, err := json.Marshal(e)
+	bp := bodies.Get().(*[]byte)
+	b, err := appendMarshal((*bp)[:0], e)
 	if err != nil {
-		return nil, fmt.Errorf("audit: encode event: %w", err)
+		bodies.Put(bp)
+		return nil, err
 	}
-	return b, nil
+	*bp = b
+	return bp, nil
+}
+
+var bodies = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+func freeBody(bp *[]byte) {
+	if cap(*bp) <= 64<<10 {
+		bodies.Put(bp)
+	}
 }
 
 // appendRecord appends to dst the record of body numbered seq. Because Seq is

@@ -101,3 +101,38 @@ func appendHashes(b []byte, hs []tlog.Hash) []byte {
 	}
 	return b
 }
+
+// Tree is the right edge of a log's RFC 6962 Merkle tree, for stores that keep
+// a log elsewhere than in a [File] (the PostgreSQL sink keeps its edge in a
+// row). It holds O(log n) hashes. The zero Tree is empty. A Tree is not safe
+// for concurrent use.
+type Tree struct{ t tree }
+
+// NewTree returns the tree of size records whose edge (the roots of its
+// complete subtrees, largest first) is edge, as [Tree.Edge] returned it.
+func NewTree(size int64, edge []tlog.Hash) (*Tree, error) {
+	want := 0
+	for n := size; n > 0; n &= n - 1 {
+		want++
+	}
+	if size < 0 || len(edge) != want {
+		return nil, fmt.Errorf("%w: a tree of %d records has %d edge hashes, not %d", ErrCorrupt, size, want, len(edge))
+	}
+	return &Tree{tree{n: size, stack: append([]tlog.Hash(nil), edge...)}}, nil
+}
+
+// Append adds record and returns stored with the hashes tlog stores for it
+// appended, leaf first: record n's hash at level L is node n>>L, kept by the
+// record that completes it.
+func (t *Tree) Append(record []byte, stored []tlog.Hash) []tlog.Hash {
+	return t.t.add(tlog.RecordHash(record), stored)
+}
+
+// Size returns the number of records.
+func (t *Tree) Size() int64 { return t.t.n }
+
+// Root returns the tree hash.
+func (t *Tree) Root() tlog.Hash { return t.t.root() }
+
+// Edge returns the roots of the complete subtrees, largest first.
+func (t *Tree) Edge() []tlog.Hash { return append([]tlog.Hash(nil), t.t.stack...) }

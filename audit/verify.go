@@ -115,22 +115,25 @@ func (c *Checker) Add(rec []byte, pos Position) ([]tlog.Hash, error) {
 		c.err = c.sequence(idx, seq, leaf, pos)
 		return nil, c.err
 	}
+	if c.err = c.reached(); c.err != nil {
+		return nil, c.err
+	}
 	c.leaves[c.tree.n%recent] = leaf
 	c.stored = c.tree.add(leaf, c.stored[:0])
-	for len(c.expect) > 0 && c.expect[0].Size <= c.tree.n {
-		if err := c.check(c.expect[0]); err != nil {
-			c.err = err
-			return nil, err
-		}
-		c.expect = c.expect[1:]
-	}
 	return c.stored, nil
 }
 
-func (c *Checker) check(cp Checkpoint) error {
-	if cp.Size == c.tree.n && cp.Hash != c.tree.root() {
-		return &VerifyError{Err: ErrFork, Detail: fmt.Sprintf(
-			"the first %d records have root %v, the checkpoint of %s says %v", cp.Size, c.tree.root(), cp.Origin, cp.Hash)}
+// reached checks the roots of the checkpoints the tree has reached. It runs
+// one record late, so that a caller comparing stored hashes names a modified
+// record before its checkpoint's root tells only that something changed.
+func (c *Checker) reached() error {
+	for len(c.expect) > 0 && c.expect[0].Size <= c.tree.n {
+		cp := c.expect[0]
+		if cp.Size == c.tree.n && cp.Hash != c.tree.root() {
+			return &VerifyError{Err: ErrFork, Detail: fmt.Sprintf(
+				"the first %d records have root %v, the checkpoint of %s says %v", cp.Size, c.tree.root(), cp.Origin, cp.Hash)}
+		}
+		c.expect = c.expect[1:]
 	}
 	return nil
 }
@@ -139,6 +142,9 @@ func (c *Checker) check(cp Checkpoint) error {
 func (c *Checker) Result() (*VerifyResult, error) {
 	if c.err == nil && c.gap != nil {
 		c.err = c.gap.decide()
+	}
+	if c.err == nil {
+		c.err = c.reached()
 	}
 	if c.err != nil {
 		return nil, c.err

@@ -2,8 +2,13 @@ package identity_test
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"encoding/base64"
+	"errors"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,7 +24,7 @@ func benchSetup(b *testing.B, alg jose.SignatureAlgorithm) (string, jose.JSONWeb
 	b.Helper()
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
-	key, err := identity.GenerateKey(alg, "bench")
+	key, err := benchKey(alg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -40,7 +45,16 @@ func benchSetup(b *testing.B, alg jose.SignatureAlgorithm) (string, jose.JSONWeb
 	return tok, iss.PublicKey(), clock
 }
 
-var benchAlgs = []jose.SignatureAlgorithm{jose.EdDSA, jose.ES256}
+var benchAlgs = []jose.SignatureAlgorithm{jose.EdDSA, jose.ES256, jose.RS256}
+
+// benchKey returns a signing key for alg; RSA keys are 2048 bits.
+func benchKey(alg jose.SignatureAlgorithm) (jose.JSONWebKey, error) {
+	if alg != jose.RS256 {
+		return identity.GenerateKey(alg, "bench")
+	}
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	return jose.JSONWebKey{Key: k, KeyID: "bench", Algorithm: string(alg), Use: "sig"}, err
+}
 
 func benchVerifier(b *testing.B, pub jose.JSONWebKey, clock func() time.Time, cacheSize int) *identity.Verifier {
 	b.Helper()
@@ -48,7 +62,7 @@ func benchVerifier(b *testing.B, pub jose.JSONWebKey, clock func() time.Time, ca
 	if err != nil {
 		b.Fatal(err)
 	}
-	v, err := identity.NewVerifier("https://issuer.test", "tools", ks, identity.VerifierOptions{Now: clock, CacheSize: cacheSize})
+	v, err := identity.NewVerifier("https://issuer.test", "tools", ks, identity.VerifierOptions{Now: clock, CacheSize: cacheSize, Algorithms: benchAlgs})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -166,3 +180,29 @@ func BenchmarkVerifyReject(b *testing.B) {
 }
 
 func segmentsOf(tok string) []string { return strings.SplitN(tok, ".", 3) }
+
+// BenchmarkVerifyRotating is verification throughput (cold, one fresh token
+// per call, four goroutines) against a RemoteKeys whose JWK Set on a loopback
+// TLS server rotates every 2000 calls.
+func BenchmarkVerifyRotating(b *testing.B) {
+	r := newRotation(b, identity.RemoteKeysOptions{Refresh: time.Minute, MinRefresh: 10 * time.Second})
+	var n, done atomic.Int64
+	var mu sync.Mutex
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if n.Add(1)%2000 == 0 && mu.TryLock() {
+				r.rotate(b, func(int32) {}, time.Minute)
+				r.s.clock.advance(10 * time.Second)
+				mu.Unlock()
+			}
+			_, i := r.current()
+			if err := mintVerify(r, i); err != nil && !errors.Is(err, identity.ErrUnknownKey) {
+				b.Error(err)
+				return
+			}
+			done.Add(1)
+		}
+	})
+	b.ReportMetric(float64(r.s.hits.Load()), "jwks-requests")
+}

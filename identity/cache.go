@@ -19,10 +19,10 @@ type cache struct {
 	m   map[string]cached
 }
 
-// cached is one verified token: its claims pass the time checks for every
-// instant in [lo, hi].
+// cached is one verified token, with the key that verified it: its claims
+// pass the time checks for every instant in [lo, hi].
 type cached struct {
-	claims *Claims
+	verified
 	lo, hi time.Time
 }
 
@@ -30,26 +30,33 @@ func newCache(max int) *cache {
 	return &cache{max: max, m: make(map[string]cached)}
 }
 
-// get returns the claims of token if they are cached and valid at now. It takes
-// only the read lock and does not allocate.
-func (c *cache) get(token string, now time.Time) *Claims {
+// get returns the entry of token if it is cached and its claims are valid at
+// now. It takes only the read lock and does not allocate.
+func (c *cache) get(token string, now time.Time) (cached, bool) {
 	if c == nil {
-		return nil
+		return cached{}, false
 	}
 	c.mu.RLock()
 	e, ok := c.m[token]
 	c.mu.RUnlock()
 	switch {
 	case !ok:
-		return nil
+		return cached{}, false
 	case now.After(e.hi):
 		c.drop(token, now)
-		return nil
+		return cached{}, false
 	case now.Before(e.lo):
 		// The clock went back; let a full verify decide.
-		return nil
+		return cached{}, false
 	}
-	return e.claims
+	return e, true
+}
+
+// remove evicts token.
+func (c *cache) remove(token string) {
+	c.mu.Lock()
+	delete(c.m, token)
+	c.mu.Unlock()
 }
 
 // drop evicts token if it is still expired at now.
@@ -61,8 +68,8 @@ func (c *cache) drop(token string, now time.Time) {
 	c.mu.Unlock()
 }
 
-// put stores claims for token, making room first when the cache is full.
-func (c *cache) put(token string, claims *Claims, lo, hi, now time.Time) {
+// put stores e for token, making room first when the cache is full.
+func (c *cache) put(token string, e cached, now time.Time) {
 	if c == nil || c.max == 0 {
 		return
 	}
@@ -72,7 +79,7 @@ func (c *cache) put(token string, claims *Claims, lo, hi, now time.Time) {
 		c.makeRoom(now)
 	}
 	// Clone: token may be a slice of a much larger string (a request header).
-	c.m[strings.Clone(token)] = cached{claims: claims, lo: lo, hi: hi}
+	c.m[strings.Clone(token)] = e
 }
 
 // makeRoom sweeps expired entries and, if that is not enough, evicts arbitrary

@@ -16,9 +16,14 @@ type Model struct {
 
 // Actor is one link of an RFC 8693 delegation chain: the party acting on behalf of
 // the token's subject (or of the actor after it in the chain).
+//
+// Scope, when the issuer states it, is the space-separated scope the actor held
+// when it delegated; a verifier with [Delegation].Attenuate set checks that
+// scopes only narrow along the chain.
 type Actor struct {
 	Subject string `json:"sub" cel:"sub"`
 	Issuer  string `json:"iss,omitempty" cel:"iss"`
+	Scope   string `json:"scope,omitempty" cel:"scope"`
 }
 
 // Claims are the verified claims of a model identity token.
@@ -50,6 +55,24 @@ type Claims struct {
 	// Act[0] is the current actor, each later entry the actor it acted for. Empty
 	// when the token is not delegated.
 	Act []Actor `cel:"act"`
+	// ActDepth is len(Act): 0 for a token that is not delegated.
+	ActDepth int `cel:"act_depth"`
+	// Origin is the party the delegation chain starts from: the sub of the
+	// innermost act claim (the last entry of Act), or Subject when the token is
+	// not delegated. For a model acting for a person through a gateway it names
+	// the person.
+	Origin string `cel:"origin"`
+	// MayAct is the RFC 8693 may_act claim: the party the issuer allows to act
+	// for the subject. Zero when absent. When a token carries both may_act and
+	// act, a [Verifier] requires Act[0] to be that party.
+	MayAct Actor `cel:"may_act"`
+
+	// SPIFFEID is the subject's SPIFFE ID and TrustDomain its trust domain
+	// (spiffe://example.org/agent → example.org), set only on claims from a
+	// verifier made by [NewSVIDVerifier], after the JWT-SVID verified against
+	// that trust domain's bundle.
+	SPIFFEID    string `cel:"spiffe_id"`
+	TrustDomain string `cel:"trust_domain"`
 
 	// Raw holds every claim of the token as decoded from JSON, including custom ones.
 	// Policy sees it as identity.claims.

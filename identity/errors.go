@@ -42,6 +42,25 @@ var (
 	// of an act entry) is absent or empty.
 	ErrMissingClaim = errors.New("identity: missing claim")
 
+	// ErrDelegation: the act chain breaks the verifier's [Delegation] rules
+	// (depth, allowed actors, scope attenuation) or contradicts may_act. The
+	// error is a [*DelegationError] that says which rule.
+	ErrDelegation = errors.New("identity: delegation not allowed")
+	// ErrRevoked: the token, its subject, agent or signing key was revoked (see
+	// [Revocation]).
+	ErrRevoked = errors.New("identity: revoked")
+	// ErrReplay: the token's jti was already used and the verifier requires
+	// one-time use (VerifierOptions.OneTime).
+	ErrReplay = errors.New("identity: token already used")
+	// ErrStore: the replay and revocation [Store] could not answer (unreachable,
+	// full, or its answer is older than the verifier allows). The token is
+	// refused because its state is unknown.
+	ErrStore = errors.New("identity: replay or revocation store unavailable")
+	// ErrKeysUnavailable: the key source has no key set it may use: a remote
+	// JWK Set that could not be fetched, or whose last good copy is older than
+	// its MaxStale, or a SPIFFE trust bundle that is missing.
+	ErrKeysUnavailable = errors.New("identity: keys unavailable")
+
 	// ErrKeySet: a key set (or a key handed to [NewIssuer]) breaks the key
 	// hygiene rules: private or symmetric material, weak RSA, wrong use or alg,
 	// missing or duplicate kid.

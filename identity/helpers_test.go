@@ -19,7 +19,8 @@ var rejections = []error{
 	identity.ErrType, identity.ErrUnknownKey, identity.ErrSignature, identity.ErrIssuer,
 	identity.ErrAudience, identity.ErrExpired, identity.ErrNotYetValid,
 	identity.ErrIssuedInFuture, identity.ErrLifetime, identity.ErrMissingClaim,
-	identity.ErrKeySet, identity.ErrConfig,
+	identity.ErrKeySet, identity.ErrConfig, identity.ErrDelegation, identity.ErrRevoked,
+	identity.ErrReplay, identity.ErrStore, identity.ErrKeysUnavailable,
 }
 
 // wantOnly fails t unless err wraps want and no other sentinel.

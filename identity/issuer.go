@@ -86,14 +86,17 @@ func (i *Issuer) PublicKey() jose.JSONWebKey { return i.pub }
 var registered = map[string]bool{
 	"iss": true, "sub": true, "aud": true, "exp": true, "nbf": true, "iat": true, "jti": true,
 	"model": true, "agent": true, "tenant": true, "env": true, "scope": true, "act": true,
+	"may_act": true,
 }
 
 // Mint signs a token carrying c. Subject and Audience are required; Issuer must
 // be empty or the issuer's own name. Zero times default to IssuedAt = now,
 // Expiry = IssuedAt + TTL, NotBefore = IssuedAt; an empty ID becomes 128 random
 // bits. Scope wins over Scopes when both are set. Act is written as the nested
-// act claim, Act[0] outermost. Entries of Raw whose names are not registered
-// claims are written as custom claims.
+// act claim, Act[0] outermost, and a non-zero MayAct as may_act. ActDepth,
+// Origin, SPIFFEID and TrustDomain are derived by verifiers and ignored here.
+// Entries of Raw whose names are not registered claims are written as custom
+// claims.
 func (i *Issuer) Mint(c Claims) (string, error) {
 	m, err := i.claimSet(&c)
 	if err != nil {
@@ -150,7 +153,21 @@ func (i *Issuer) claimSet(c *Claims) (map[string]any, error) {
 	if act != nil {
 		m["act"] = act
 	}
+	if c.MayAct != (Actor{}) {
+		if c.MayAct.Subject == "" {
+			return nil, fmt.Errorf("identity: may_act has no subject: %w", ErrMissingClaim)
+		}
+		m["may_act"] = actorClaim(c.MayAct)
+	}
 	return m, nil
+}
+
+// actorClaim is the JSON object of one actor: sub, and iss and scope if set.
+func actorClaim(a Actor) map[string]any {
+	m := map[string]any{"sub": a.Subject}
+	setNonZero(m, "iss", a.Issuer)
+	setNonZero(m, "scope", a.Scope)
+	return m
 }
 
 func setNonZero[T comparable](m map[string]any, k string, v T) {
@@ -192,8 +209,7 @@ func nest(chain []Actor) (map[string]any, error) {
 		if a.Subject == "" {
 			return nil, fmt.Errorf("identity: actor %d has no subject: %w", i, ErrMissingClaim)
 		}
-		m := map[string]any{"sub": a.Subject}
-		setNonZero(m, "iss", a.Issuer)
+		m := actorClaim(a)
 		if inner != nil {
 			m["act"] = inner
 		}

@@ -243,6 +243,15 @@ func (s *KeySet) Key(_ context.Context, kid string) (*jose.JSONWebKey, error) {
 	return nil, fmt.Errorf("identity: no key with kid %.64q: %w", kid, ErrUnknownKey)
 }
 
+// has reports whether the set holds a key with kid.
+func (s *KeySet) has(kid string) bool {
+	if s == nil {
+		return false
+	}
+	_, ok := s.byID[kid]
+	return ok
+}
+
 // Keys returns a copy of the set's keys, in the order they were given.
 func (s *KeySet) Keys() []jose.JSONWebKey {
 	if s == nil {

@@ -42,7 +42,14 @@ func typed(raw map[string]any) (*Claims, error) {
 	}
 	c.Scopes = SplitScope(c.Scope)
 	var err error
-	c.Act, err = chain(raw["act"])
+	if c.Act, err = chain(raw["act"]); err != nil {
+		return nil, err
+	}
+	c.ActDepth, c.Origin = len(c.Act), c.Subject
+	if len(c.Act) > 0 {
+		c.Origin = c.Act[len(c.Act)-1].Subject
+	}
+	c.MayAct, err = mayAct(raw["may_act"])
 	return c, err
 }
 
@@ -142,7 +149,7 @@ func chain(v any) ([]Actor, error) {
 			return nil, fmt.Errorf("identity: claim \"act\" at depth %d is %s, want an object: %w", depth, jsonType(v), ErrMalformed)
 		}
 		r := reader{m: m, prefix: "act."}
-		a := Actor{Subject: r.str("sub"), Issuer: r.str("iss")}
+		a := Actor{Subject: r.str("sub"), Issuer: r.str("iss"), Scope: r.str("scope")}
 		switch {
 		case r.err != nil:
 			return nil, r.err
@@ -153,6 +160,26 @@ func chain(v any) ([]Actor, error) {
 		v = m["act"]
 	}
 	return out, nil
+}
+
+// mayAct reads the may_act claim: absent, or an object with a sub.
+func mayAct(v any) (Actor, error) {
+	if v == nil {
+		return Actor{}, nil
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return Actor{}, fmt.Errorf("identity: claim \"may_act\" is %s, want an object: %w", jsonType(v), ErrMalformed)
+	}
+	r := reader{m: m, prefix: "may_act."}
+	a := Actor{Subject: r.str("sub"), Issuer: r.str("iss"), Scope: r.str("scope")}
+	switch {
+	case r.err != nil:
+		return Actor{}, r.err
+	case a.Subject == "":
+		return Actor{}, fmt.Errorf("identity: claim \"may_act\" has no sub: %w", ErrMissingClaim)
+	}
+	return a, nil
 }
 
 func jsonType(v any) string {
@@ -171,12 +198,14 @@ func jsonType(v any) string {
 	return "an object"
 }
 
-// required checks that every claim a modelguard token must carry is present
-// and not empty.
-func required(c *Claims) error {
+// required checks that every claim a token must carry is present and not
+// empty: iss, sub, aud, exp, iat and jti for a modelguard token; sub, aud and
+// exp for a JWT-SVID, and jti too for a one-time token.
+func (v *Verifier) required(c *Claims) error {
+	svid := v.bundles != nil
 	var missing string
 	switch {
-	case c.Issuer == "":
+	case c.Issuer == "" && !svid:
 		missing = "iss"
 	case c.Subject == "":
 		missing = "sub"
@@ -184,9 +213,9 @@ func required(c *Claims) error {
 		missing = "aud"
 	case c.Raw["exp"] == nil:
 		missing = "exp"
-	case c.Raw["iat"] == nil:
+	case c.Raw["iat"] == nil && !svid:
 		missing = "iat"
-	case c.ID == "":
+	case c.ID == "" && (!svid || v.oneTime):
 		missing = "jti"
 	default:
 		return nil
@@ -194,22 +223,31 @@ func required(c *Claims) error {
 	return fmt.Errorf("identity: claim %q is missing or empty: %w", missing, ErrMissingClaim)
 }
 
-// check applies the presence, issuer, audience and time rules at now.
-func (v *Verifier) check(c *Claims, now time.Time) error {
-	if err := required(c); err != nil {
+// check applies the presence, issuer (or SPIFFE ID), audience, time and
+// delegation rules at now.
+func (v *Verifier) check(c *Claims, route string, now time.Time) error {
+	if err := v.required(c); err != nil {
 		return err
 	}
-	if c.Issuer != v.issuer {
+	if v.bundles != nil {
+		if err := checkSVID(c, route); err != nil {
+			return err
+		}
+	} else if c.Issuer != v.issuer {
 		return fmt.Errorf("identity: issuer %.128q, want %q: %w", c.Issuer, v.issuer, ErrIssuer)
 	}
 	if !slices.Contains(c.Audience, v.audience) {
 		return fmt.Errorf("identity: audience %.128q does not contain %q: %w", c.Audience, v.audience, ErrAudience)
 	}
-	return v.checkTimes(c, now)
+	if err := v.checkTimes(c, now); err != nil {
+		return err
+	}
+	return v.delegation.check(c)
 }
 
 // checkTimes applies the time rules. An absent nbf is the zero time, which
-// never fails the nbf check.
+// never fails the nbf check; an absent iat (JWT-SVIDs only) bounds exp − now
+// instead of exp − iat.
 func (v *Verifier) checkTimes(c *Claims, now time.Time) error {
 	exp, nbf, iat := c.Expiry, c.NotBefore, c.IssuedAt
 	if now.After(exp.Add(v.leeway)) {
@@ -221,7 +259,10 @@ func (v *Verifier) checkTimes(c *Claims, now time.Time) error {
 	if iat.After(now.Add(v.leeway)) {
 		return fmt.Errorf("identity: token issued at %s, in the future (now %s, leeway %s): %w", stamp(iat), stamp(now), v.leeway, ErrIssuedInFuture)
 	}
-	if exp.Before(iat) {
+	if c.Raw["iat"] == nil {
+		iat = now
+	}
+	if exp.Before(iat) && c.Raw["iat"] != nil {
 		return fmt.Errorf("identity: token expires at %s, before it was issued at %s: %w", stamp(exp), stamp(iat), ErrLifetime)
 	}
 	if life := exp.Sub(iat); life > v.maxLifetime {

@@ -152,16 +152,32 @@ func (v *Verifier) headerAlg(val any) (jose.SignatureAlgorithm, error) {
 
 func (v *Verifier) headerType(val any) error {
 	if val == nil {
-		return fmt.Errorf("identity: protected header has no typ, want %.32q: %w", v.typ, ErrType)
+		if slices.Contains(v.types, "") {
+			return nil
+		}
+		return fmt.Errorf("identity: protected header has no typ, want %s: %w", typList(v.types), ErrType)
 	}
 	s, ok := val.(string)
 	if !ok {
-		return fmt.Errorf("identity: typ header is not a string, want %.32q: %w", v.typ, ErrType)
+		return fmt.Errorf("identity: typ header is not a string, want %s: %w", typList(v.types), ErrType)
 	}
-	if s != v.typ {
-		return fmt.Errorf("identity: typ %.32q, want %.32q: %w", s, v.typ, ErrType)
+	if s == "" || !slices.Contains(v.types, s) {
+		return fmt.Errorf("identity: typ %.32q, want %s: %w", s, typList(v.types), ErrType)
 	}
 	return nil
+}
+
+// typList names the accepted typ values for error messages.
+func typList(types []string) string {
+	q := make([]string, 0, len(types))
+	for _, t := range types {
+		if t == "" {
+			q = append(q, "none")
+			continue
+		}
+		q = append(q, fmt.Sprintf("%q", t))
+	}
+	return strings.Join(q, " or ")
 }
 
 // supportedAlgs are the only algorithms a [Verifier] can be configured with.

@@ -4,70 +4,29 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 )
 
-// Defaults and bounds of [VerifierOptions].
-const (
-	DefaultLeeway       = 30 * time.Second
-	MaxLeeway           = 60 * time.Second
-	DefaultMaxLifetime  = time.Hour
-	DefaultType         = "mg+jwt"
-	DefaultMaxTokenSize = 8 << 10
-	DefaultCacheSize    = 10000
-)
-
-// VerifierOptions tunes a [Verifier]. The zero value is the safe default for a
-// modelguard issuer; each field documents its own default.
-type VerifierOptions struct {
-	// Algorithms is the allow-list for the alg header. Default: EdDSA and ES256.
-	// RS256 and PS256 may be added (their keys must be RSA of at least 2048
-	// bits). none, HS256/384/512 and anything else are refused with ErrAlgorithm.
-	Algorithms []jose.SignatureAlgorithm
-
-	// Leeway absorbs clock skew in the exp, nbf and iat checks. Zero means
-	// DefaultLeeway (30s); negative means no leeway; above MaxLeeway (60s) is an
-	// error.
-	Leeway time.Duration
-
-	// MaxLifetime bounds exp − iat. Zero means DefaultMaxLifetime (1h).
-	MaxLifetime time.Duration
-
-	// Type is the required value of the typ header, compared exactly
-	// (case-sensitive, no "application/" prefix). A token without typ is refused.
-	// Empty means DefaultType ("mg+jwt", what an [Issuer] writes); set "JWT" or
-	// "at+jwt" for third-party issuers.
-	Type string
-
-	// MaxTokenSize is the longest token, in bytes, that Verify will look at; it
-	// is checked before any parsing. Zero means DefaultMaxTokenSize (8 KiB).
-	MaxTokenSize int
-
-	// Now is the clock. Nil means time.Now.
-	Now func() time.Time
-
-	// CacheSize is the number of verified tokens kept for reuse (see "Caching"
-	// in the package documentation). Zero means DefaultCacheSize (10000);
-	// negative disables the cache.
-	CacheSize int
-}
-
-// Verifier checks model identity tokens from one issuer for one audience. It is
-// immutable after construction and safe for concurrent use.
+// Verifier checks model identity tokens from one issuer for one audience. It
+// is immutable after construction and safe for concurrent use.
 type Verifier struct {
 	issuer, audience string
 	keys             Keys
+	bundles          Bundles // set on a JWT-SVID verifier, which has no issuer
 	algs             []jose.SignatureAlgorithm
 	leeway           time.Duration
 	maxLifetime      time.Duration
-	typ              string
+	types            []string // accepted typ values; "" accepts a token without typ
 	maxSize          int
 	now              func() time.Time
 	cache            *cache
+	delegation       Delegation
+	store            Store
+	oneTime          bool
+	revs             *revocations
 }
 
 // NewVerifier returns a verifier that accepts tokens whose iss is exactly issuer,
@@ -79,115 +38,115 @@ func NewVerifier(issuer, audience string, keys Keys, opts VerifierOptions) (*Ver
 	if issuer == "" {
 		errs = append(errs, fmt.Errorf("identity: verifier needs an issuer: %w", ErrConfig))
 	}
-	if audience == "" {
-		errs = append(errs, fmt.Errorf("identity: verifier needs an audience: %w", ErrConfig))
-	}
 	if ks, ok := keys.(*KeySet); keys == nil || ok && ks == nil {
 		errs = append(errs, fmt.Errorf("identity: verifier needs keys: %w", ErrConfig))
 	}
-	algs, err := allowList(opts.Algorithms)
-	errs = append(errs, err)
-	v := &Verifier{issuer: issuer, audience: audience, keys: keys, algs: algs, now: opts.Now}
-	errs = append(errs, v.setLimits(opts))
-	if err := errors.Join(errs...); err != nil {
+	v, more := newVerifier(issuer, audience, opts)
+	if err := errors.Join(append(errs, more...)...); err != nil {
 		return nil, err
 	}
-	if v.now == nil {
-		v.now = time.Now
-	}
-	if opts.CacheSize >= 0 {
-		v.cache = newCache(orDefault(opts.CacheSize, DefaultCacheSize))
-	}
+	v.keys = keys
 	return v, nil
 }
 
-// allowList validates and copies the algorithm allow-list.
-func allowList(algs []jose.SignatureAlgorithm) ([]jose.SignatureAlgorithm, error) {
-	if len(algs) == 0 {
-		return []jose.SignatureAlgorithm{jose.EdDSA, jose.ES256}, nil
-	}
-	var errs []error
-	for _, a := range algs {
-		if !slices.Contains(supportedAlgs, a) {
-			errs = append(errs, fmt.Errorf("identity: alg %.32q %s: %w", a, algProblem(a), ErrAlgorithm))
-		}
-	}
-	return slices.Clone(algs), errors.Join(errs...)
-}
-
-// setLimits applies the numeric options and their defaults.
-func (v *Verifier) setLimits(opts VerifierOptions) error {
-	var errs []error
-	bad := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf("identity: "+format+": %w", append(args, ErrConfig)...))
-	}
-	switch {
-	case opts.Leeway > MaxLeeway:
-		bad("leeway %s exceeds %s", opts.Leeway, MaxLeeway)
-	case opts.Leeway > 0:
-		v.leeway = opts.Leeway
-	case opts.Leeway == 0:
-		v.leeway = DefaultLeeway
-	}
-	if opts.MaxLifetime < 0 {
-		bad("negative max lifetime %s", opts.MaxLifetime)
-	}
-	if opts.MaxTokenSize < 0 {
-		bad("negative max token size %d", opts.MaxTokenSize)
-	}
-	v.maxLifetime = orDefault(opts.MaxLifetime, DefaultMaxLifetime)
-	v.maxSize = orDefault(opts.MaxTokenSize, DefaultMaxTokenSize)
-	v.typ = orDefault(opts.Type, DefaultType)
-	return errors.Join(errs...)
-}
-
-func orDefault[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
-}
-
-// Issuer returns the issuer the verifier requires.
+// Issuer returns the issuer the verifier requires ("" for a JWT-SVID verifier).
 func (v *Verifier) Issuer() string { return v.issuer }
 
 // Audience returns the audience the verifier requires.
 func (v *Verifier) Audience() string { return v.audience }
 
-// Verify checks token and returns its claims. On failure the error wraps exactly
-// one rejection sentinel ([ErrTooLarge], [ErrMalformed], [ErrHeader],
-// [ErrAlgorithm], [ErrType], [ErrUnknownKey], [ErrSignature], [ErrMissingClaim],
-// [ErrIssuer], [ErrAudience], [ErrExpired], [ErrNotYetValid],
-// [ErrIssuedInFuture], [ErrLifetime]) or an error from the key source. The
-// returned claims may be shared with other callers and must not be modified.
+// verified is the outcome of a full verification.
+type verified struct {
+	claims *Claims
+	issuer string // the replay and revocation namespace
+	route  string // the trust domain of a JWT-SVID
+	kid    string
+	key    *jose.JSONWebKey
+}
+
+// Verify checks token and returns its claims. On failure the error wraps
+// exactly one rejection sentinel ([ErrTooLarge], [ErrMalformed], [ErrHeader],
+// [ErrAlgorithm], [ErrType], [ErrUnknownKey], [ErrSignature],
+// [ErrMissingClaim], [ErrIssuer], [ErrAudience], [ErrExpired],
+// [ErrNotYetValid], [ErrIssuedInFuture], [ErrLifetime], [ErrDelegation],
+// [ErrRevoked], [ErrReplay], [ErrStore], [ErrKeysUnavailable]) or an error
+// from the key source. The returned claims may be shared with other callers
+// and must not be modified.
 //
-// ctx is passed to the key source.
+// ctx is passed to the key source and the store.
 func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 	if len(token) > v.maxSize {
 		return nil, fmt.Errorf("identity: token of %d bytes exceeds %d: %w", len(token), v.maxSize, ErrTooLarge)
 	}
 	now := v.now()
-	if c := v.cache.get(token, now); c != nil {
-		return c, nil
+	if c, hit, err := v.fromCache(ctx, token, now); hit {
+		return c, err
 	}
-	c, err := v.verify(ctx, token, now)
+	r, err := v.verify(ctx, token, now)
 	if err != nil {
 		return nil, err
 	}
-	lo, hi := v.window(c)
-	v.cache.put(token, c, lo, hi, now)
-	return c, nil
+	if err := v.admit(ctx, r, now); err != nil {
+		return nil, err
+	}
+	lo, hi := v.window(r.claims)
+	v.cache.put(token, cached{verified: *r, lo: lo, hi: hi}, now)
+	return r.claims, nil
+}
+
+// fromCache serves token from the cache if it is there, its signing key is
+// still the one the key source holds for its kid (so a removed or replaced key,
+// or a key source that can no longer vouch for its keys, sends it back through
+// full verification), and it is not revoked. hit false means: verify in full.
+func (v *Verifier) fromCache(ctx context.Context, token string, now time.Time) (c *Claims, hit bool, err error) {
+	e, ok := v.cache.get(token, now)
+	if !ok {
+		return nil, false, nil
+	}
+	keys, err := v.keysFor(ctx, e.route)
+	if err != nil {
+		return nil, false, nil
+	}
+	if k, err := keys.Key(ctx, e.kid); err != nil || k != e.key {
+		v.cache.remove(token)
+		return nil, false, nil
+	}
+	if err := v.revs.check(ctx, e.issuer, e.claims, e.kid, now); err != nil {
+		return nil, true, err
+	}
+	return e.claims, true, nil
+}
+
+// admit consults the store: revocations, then the one-time use of the jti.
+func (v *Verifier) admit(ctx context.Context, r *verified, now time.Time) error {
+	if err := v.revs.check(ctx, r.issuer, r.claims, r.kid, now); err != nil {
+		return err
+	}
+	if !v.oneTime {
+		return nil
+	}
+	err := v.store.Use(ctx, r.issuer, r.claims.ID, r.claims.Expiry.Add(v.leeway))
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrReplay):
+		return fmt.Errorf("identity: jti %.64q of %.128q was already used: %w", r.claims.ID, r.issuer, ErrReplay)
+	}
+	return fmt.Errorf("identity: record token use: %v: %w", err, ErrStore)
 }
 
 // verify runs every check, cheapest first; nothing reaches go-jose before the
 // header has passed the allow-lists.
-func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (*Claims, error) {
-	hseg, _, _, err := split(token)
+func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (*verified, error) {
+	hseg, pseg, _, err := split(token)
 	if err != nil {
 		return nil, err
 	}
 	h, err := v.header(hseg)
+	if err != nil {
+		return nil, err
+	}
+	route, keys, err := v.route(ctx, pseg)
 	if err != nil {
 		return nil, err
 	}
@@ -198,10 +157,22 @@ func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (*Cl
 	if len(tok.Headers) != 1 { // unreachable for compact tokens; kept as a guard
 		return nil, fmt.Errorf("identity: token has %d signatures, want 1: %w", len(tok.Headers), ErrMalformed)
 	}
-	key, err := v.key(ctx, h)
+	key, err := v.key(ctx, keys, h)
 	if err != nil {
 		return nil, err
 	}
+	c, err := decode(tok, key.Key)
+	if err != nil {
+		return nil, err
+	}
+	if err := v.check(c, route, now); err != nil {
+		return nil, err
+	}
+	return &verified{claims: c, issuer: v.namespace(c), route: route, kid: h.kid, key: key}, nil
+}
+
+// decode verifies the signature with key and decodes the claim set once.
+func decode(tok *jwt.JSONWebToken, key any) (*Claims, error) {
 	var raw map[string]any
 	if err := tok.Claims(key, &raw); err != nil {
 		return nil, claimsError(err)
@@ -209,21 +180,23 @@ func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (*Cl
 	if raw == nil {
 		return nil, fmt.Errorf("identity: claim set is null, want a JSON object: %w", ErrMalformed)
 	}
-	c, err := typed(raw)
-	if err != nil {
-		return nil, err
+	return typed(raw)
+}
+
+// namespace is the issuer under which replay and revocation state of c is
+// kept: the verifier's issuer, or spiffe://trust-domain for a JWT-SVID.
+func (v *Verifier) namespace(c *Claims) string {
+	if v.bundles != nil {
+		return "spiffe://" + c.TrustDomain
 	}
-	if err := v.check(c, now); err != nil {
-		return nil, err
-	}
-	return c, nil
+	return v.issuer
 }
 
 // key fetches the key the header names and checks that it fits the header's alg.
-func (v *Verifier) key(ctx context.Context, h header) (any, error) {
-	k, err := v.keys.Key(ctx, h.kid)
+func (v *Verifier) key(ctx context.Context, keys Keys, h header) (*jose.JSONWebKey, error) {
+	k, err := keys.Key(ctx, h.kid)
 	switch {
-	case errors.Is(err, ErrUnknownKey):
+	case errors.Is(err, ErrUnknownKey) || errors.Is(err, ErrKeysUnavailable):
 		return nil, err
 	case err != nil:
 		return nil, fmt.Errorf("identity: key %.64q: %w", h.kid, err)
@@ -238,7 +211,7 @@ func (v *Verifier) key(ctx context.Context, h header) (any, error) {
 	if err := fits(h.alg, k.Key); err != nil {
 		return nil, fmt.Errorf("identity: key %.64q: %v: %w", h.kid, err, ErrAlgorithm)
 	}
-	return k.Key, nil
+	return k, nil
 }
 
 // claimsError maps a go-jose verify-and-decode error to a sentinel.

@@ -38,7 +38,8 @@ func TestVerifyClaims(t *testing.T) {
 		Model: identity.Model{Provider: "anthropic", Name: "claude", Version: "4"},
 		Agent: "support-bot", Tenant: "acme", Env: "prod",
 		Scope: "tickets:read tickets:write", Scopes: []string{"tickets:read", "tickets:write"},
-		Act: []identity.Actor{{Subject: "svc:gateway", Issuer: "https://gw"}, {Subject: "user:alice"}},
+		Act:      []identity.Actor{{Subject: "svc:gateway", Issuer: "https://gw"}, {Subject: "user:alice"}},
+		ActDepth: 2, Origin: "user:alice",
 	}
 	raw := c.Raw
 	c.Raw = nil

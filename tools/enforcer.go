@@ -33,6 +33,10 @@ type Options struct {
 	// digest, so that `modelguard policy replay` can re-decide recorded calls.
 	// Off by default: arguments may hold data the audit log should not.
 	RecordArgs bool
+	// RecordOutput puts the output's JSON, after redaction and secret scrubbing,
+	// in each outcome event, so the log shows what the model saw and not only
+	// its digest. Off by default.
+	RecordOutput bool
 	// Approvals configures human approval grants; see [ApprovalOptions].
 	Approvals ApprovalOptions
 	// Secrets is where the secrets tools declare come from.

@@ -257,7 +257,11 @@ func (g *Guard[In, Out]) finish(ctx context.Context, c *call, redact []string, s
 		ev.Outcome, ev.Error, ev.ErrorType = audit.OutcomeError, runErr.Error(), fmt.Sprintf("%T", runErr)
 	default:
 		ev.Outcome = audit.OutcomeOK
-		if dg, err := audit.Digest(out); err == nil {
+		if g.e.opts.RecordOutput {
+			if b, err := json.Marshal(out); err == nil { // out is redacted and scrubbed by now
+				ev.Output, ev.OutputDigest = b, audit.DigestBytes(b)
+			}
+		} else if dg, err := audit.Digest(out); err == nil {
 			ev.OutputDigest = dg
 		}
 	}

@@ -215,3 +215,19 @@ func TestShadowRecorded(t *testing.T) {
 		t.Fatalf("decision event = %+v", d)
 	}
 }
+
+func TestRecordOutput(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	rec, _ := tools.NewEnforcer(f.enf.Verifier(), f.enf.Policy(), f.sink, tools.Options{RecordOutput: true})
+	get, _ := tools.Wrap(rec, tools.Tool{Name: "tickets.get"}, getTicket)
+	out, err := get(f.ctx(t, supportClaims()), ticketIn{ID: "T-3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := f.sink.Events()[1]
+	digest, _ := audit.Digest(out)
+	if string(o.Output) != `{"id":"T-3","subject":"for model:support-1"}` || o.OutputDigest != digest {
+		t.Fatalf("outcome = output %s digest %s, want digest %s", o.Output, o.OutputDigest, digest)
+	}
+}

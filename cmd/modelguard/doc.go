@@ -37,6 +37,34 @@
 //		-scope "tickets:read tickets:write" -model openai/gpt-4o/2024-08-06 \
 //		-ttl 10m -claim tier=3 -claim 'regions=["eu","us"]'
 //
+// Delegation and lifetime: -act adds an actor to the RFC 8693 act chain
+// (current actor first; a plain subject or a JSON object with sub, iss and
+// scope), -may-act sets may_act, -iat fixes the issue time, -nbf delays the
+// start of validity and -jti fixes the token id.
+//
+//	modelguard token mint -key issuer.jwk -iss https://id.example.com -aud tools -sub model:bot \
+//		-act '{"sub":"svc:gateway","scope":"tickets:read"}' -act user:alice -nbf 30s
+//
+// # token inspect
+//
+// Token inspect prints a token's header and claims (marked unverified) and,
+// with -keys (a JWK Set file) or -jwks (a JWK Set URL), verifies it as a
+// guard would: it prints "verified", or the exact reason it fails with the
+// identity error a program would branch on (identity.ErrExpired, …), and then
+// exits 1. -iss and -aud default to the token's own; -now verifies as of
+// another time.
+//
+//	modelguard token inspect -keys issuer.jwks -iss https://id.example.com -aud tools "$TOKEN"
+//
+// # keys rotate
+//
+// Keys rotate generates a new signing key (private JWK to -out), appends its
+// public half to the JWK Set file -set, marks every older key with
+// "mg_retire_after" (now + -grace) and removes keys whose mark has passed.
+// Publish the set, then sign with the new key.
+//
+//	modelguard keys rotate -set issuer.jwks -out issuer-2026-04.jwk -grace 24h
+//
 // # policy check
 //
 // Policy check loads policy files the way a guard does (policy.Load) and

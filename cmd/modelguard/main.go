@@ -29,8 +29,12 @@ type command struct {
 func commands() []command {
 	return []command{
 		{name: "keygen", summary: "generate a signing key and its public JWK Set", run: runKeygen},
-		{name: "token", summary: "mint model identity tokens", sub: []command{
+		{name: "keys", summary: "manage JWK Sets", sub: []command{
+			{name: "rotate", summary: "add a new key to a JWK Set and retire the old ones", run: runKeysRotate},
+		}},
+		{name: "token", summary: "mint and inspect model identity tokens", sub: []command{
 			{name: "mint", summary: "sign a token with a private JWK", run: runTokenMint},
+			{name: "inspect", summary: "decode a token and say why it verifies or not", run: runTokenInspect},
 		}},
 		{name: "policy", summary: "work with policy files", sub: []command{
 			{name: "check", summary: "parse and type-check policy files", run: runPolicyCheck},
@@ -38,6 +42,7 @@ func commands() []command {
 			{name: "explain", summary: "show how every rule decides one call", run: runPolicyExplain},
 			{name: "replay", summary: "re-decide an audit log's calls under a new policy", run: runPolicyReplay},
 		}},
+		{name: "audit", summary: "verify, prove and query tamper-evident audit logs", sub: auditCommands()},
 		{name: "help", summary: "show help for a command", run: runHelp},
 	}
 }

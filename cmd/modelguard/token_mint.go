@@ -20,6 +20,11 @@ and prints it, in compact form, on standard output. The token carries iss,
 sub, aud, iat, nbf, exp (iat + -ttl) and a random jti, plus the model
 identity claims given by flags and any custom claims given with -claim.
 
+Delegation: -act adds an actor to the RFC 8693 act chain (current actor
+first), as a subject or a JSON object {"sub","iss","scope"}; -may-act names the
+party allowed to act. Lifetime: -iat fixes the issue time, -nbf delays the
+start of validity, -ttl sets exp = iat + ttl.
+
 A -claim value that is valid JSON is decoded (-claim tier=3 is a number,
 -claim 'tags=["a","b"]' a list); anything else is a string. Quote a JSON
 string to keep a value like 3 a string: -claim 'id="3"'.`
@@ -33,6 +38,7 @@ type mintFlags struct {
 	scope, model       string
 	aud, claims        listFlag
 	ttl, maxTTL        time.Duration
+	deleg              delegationFlags
 }
 
 func runTokenMint(args []string, stdout, stderr io.Writer) int {
@@ -68,6 +74,7 @@ func (f *mintFlags) register(fset *flag.FlagSet) {
 	fset.DurationVar(&f.ttl, "ttl", identity.DefaultTTL, "token `lifetime`")
 	fset.DurationVar(&f.maxTTL, "max-ttl", identity.DefaultMaxLifetime, "refuse a -ttl above this `limit` (verifiers reject lifetimes over their MaxLifetime, 1h by default)")
 	fset.Var(&f.claims, "claim", "custom claim `name=value`, value JSON or a plain string (repeatable)")
+	f.deleg.register(fset)
 }
 
 // claimsFor checks the flags and returns the claims they ask for. Every error
@@ -90,12 +97,13 @@ func (f *mintFlags) claimsFor(fset *flag.FlagSet, pos []string) (identity.Claims
 	if err != nil {
 		return identity.Claims{}, err
 	}
-	return identity.Claims{
+	c := identity.Claims{
 		Subject: f.sub, Audience: f.aud, Model: model,
 		Agent: f.agent, Tenant: f.tenant, Env: f.env,
 		Scope: strings.Join(identity.SplitScope(f.scope), " "),
 		Raw:   raw,
-	}, nil
+	}
+	return c, f.deleg.apply(&c, f.ttl)
 }
 
 func (f *mintFlags) checkTTL() error {
@@ -186,7 +194,7 @@ func parseModel(s string) (identity.Model, error) {
 var claimFlags = map[string]string{
 	"iss": "-iss", "sub": "-sub", "aud": "-aud", "agent": "-agent", "tenant": "-tenant",
 	"env": "-env", "scope": "-scope", "model": "-model",
-	"exp": "-ttl", "nbf": "-ttl", "iat": "-ttl", "jti": "no flag: the issuer picks it", "act": "no flag yet",
+	"exp": "-ttl", "nbf": "-nbf", "iat": "-iat", "jti": "-jti", "act": "-act", "may_act": "-may-act",
 }
 
 // parseClaims turns -claim name=value flags into custom claims.

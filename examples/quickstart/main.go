@@ -65,7 +65,7 @@ type service struct {
 func run(w io.Writer, dir string) error {
 	logPath := filepath.Join(dir, "modelguard-quickstart-audit.jsonl")
 	_ = os.Remove(logPath) // each run starts a fresh log
-	log, err := audit.OpenFile(logPath, audit.FileOptions{Sync: true})
+	log, err := audit.OpenFile(logPath, audit.FileOptions{})
 	if err != nil {
 		return err
 	}
