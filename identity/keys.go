@@ -21,8 +21,12 @@ import (
 // the public key whose kid is kid, or an error wrapping [ErrUnknownKey] when
 // there is none. The returned key is shared and must not be modified.
 //
-// [KeySet] is the static implementation; remote JWKS endpoints and SPIFFE trust
-// bundles implement it too. Implementations must be safe for concurrent use.
+// [KeySet] is the static implementation, [RemoteKeys] serves a JWK Set over
+// HTTPS, and SPIFFE trust bundles come through [Bundles]. A [Verifier] calls
+// Key on every Verify, cache hits included (a cached token is served only
+// while Key still returns the very key that verified it), so Key must be
+// cheap and must return the same *JSONWebKey for an unchanged key.
+// Implementations must be safe for concurrent use.
 type Keys interface {
 	Key(ctx context.Context, kid string) (*jose.JSONWebKey, error)
 }

@@ -25,13 +25,14 @@ type rotation struct {
 
 const rotationIssuer = "https://rotating.test"
 
-func newRotation(t testing.TB, opts identity.RemoteKeysOptions) *rotation {
+func newRotation(t testing.TB, opts identity.RemoteKeysOptions, vopts identity.VerifierOptions) *rotation {
 	k := newKeyTB(t, "gen-0")
 	s := newJWKSServerTB(t, k)
 	opts.Client, opts.Now = s.Client(), s.clock.now
 	keys, err := identity.NewRemoteKeys(s.URL+"/jwks", opts)
 	check(err)
-	v, err := identity.NewVerifier(rotationIssuer, "tools", keys, identity.VerifierOptions{Now: s.clock.now})
+	vopts.Now = s.clock.now
+	v, err := identity.NewVerifier(rotationIssuer, "tools", keys, vopts)
 	check(err)
 	r := &rotation{s: s, v: v}
 	r.issuers = append(r.issuers, r.issuer(k))
@@ -82,7 +83,7 @@ func mintVerify(r *rotation, i *identity.Issuer) error {
 // cached under a key that is then removed must fail too.
 func TestRotationUnderLoad(t *testing.T) {
 	t.Parallel()
-	r := newRotation(t, identity.RemoteKeysOptions{Refresh: time.Minute, MinRefresh: 10 * time.Second})
+	r := newRotation(t, identity.RemoteKeysOptions{Refresh: time.Minute, MinRefresh: 10 * time.Second}, identity.VerifierOptions{})
 	_, first := r.current()
 	early, err := first.Mint(identity.Claims{Subject: "model:early", Audience: []string{"tools"}})
 	check(err)

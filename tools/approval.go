@@ -59,8 +59,11 @@ type ApprovalRequest struct {
 // grants approved for a call, and to spend single-use grants exactly once across
 // every instance that shares the queue.
 type Approvals interface {
-	// Request files req as pending. If a pending or approved request for the same
-	// issuer, subject, tool and argument digest exists, it returns that one.
+	// Request files req as pending. If a pending request for the same issuer,
+	// subject, tool and argument digest exists, it returns that one. (The guard
+	// asks only when no approved grant covers the call, so an approved request
+	// whose grant is spent or expired gets a new request, which a human can
+	// approve again.)
 	Request(ctx context.Context, req ApprovalRequest) (ApprovalRequest, error)
 	// Grants returns the signed grants approved for the subject and tool. The
 	// guard verifies each; the queue is not trusted to.
@@ -105,7 +108,7 @@ func (m *MemoryApprovals) Request(_ context.Context, req ApprovalRequest) (Appro
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, r := range m.reqs {
-		if r.Issuer == req.Issuer && r.Subject == req.Subject && r.Tool == req.Tool && r.ArgsDigest == req.ArgsDigest && r.Status != StatusDenied {
+		if r.Issuer == req.Issuer && r.Subject == req.Subject && r.Tool == req.Tool && r.ArgsDigest == req.ArgsDigest && r.Status == StatusPending {
 			return r, nil
 		}
 	}

@@ -19,6 +19,9 @@ import (
 type Tool struct {
 	Name   string
 	Labels []string
+	// Description tells a model what the tool does (MCP, OpenAI and Anthropic
+	// tool definitions carry it).
+	Description string
 	// Secrets names the secrets the tool needs. Policy sees the names
 	// (request.secrets); the values are fetched from Options.Secrets only after
 	// the call is allowed, reach the tool only through its ctx

@@ -71,8 +71,11 @@ func (g *Guard[In, Out]) CallJSON(ctx context.Context, args json.RawMessage) (js
 }
 
 func decodeStrict(args json.RawMessage, v any) error {
-	if len(bytes.TrimSpace(args)) == 0 {
+	switch a := bytes.TrimSpace(args); {
+	case len(a) == 0:
 		args = []byte("{}")
+	case bytes.Equal(a, []byte("null")):
+		return errors.New("arguments are null")
 	}
 	dec := json.NewDecoder(bytes.NewReader(args))
 	dec.DisallowUnknownFields()
@@ -83,6 +86,22 @@ func decodeStrict(args json.RawMessage, v any) error {
 		return errors.New("trailing data after the arguments")
 	}
 	return nil
+}
+
+// ModelText is the text of err that may be shown to a model: a denial's own
+// model-safe text, a fixed text for a panic, and the error as is otherwise (a
+// tool's own error, already scrubbed of injected secrets).
+func ModelText(err error) string {
+	var de *DeniedError
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &de):
+		return de.Error()
+	case errors.Is(err, ErrToolPanic):
+		return "the tool failed"
+	}
+	return err.Error()
 }
 
 // ErrUnknownTool: the model called a tool the registry does not have.
@@ -123,6 +142,14 @@ func (r *Registry) Add(h Handler) error {
 	return nil
 }
 
+// Handler returns the handler registered under name.
+func (r *Registry) Handler(name string) (Handler, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	h, ok := r.m[name]
+	return h, ok
+}
+
 // Handlers returns the registered handlers sorted by name.
 func (r *Registry) Handlers() []Handler {
 	r.mu.RLock()
@@ -149,10 +176,7 @@ func (r *Registry) Visible(ctx context.Context) []Handler {
 // Call dispatches a tool call by name. The call id, session and prompt of the
 // call travel in ctx (see [WithCall]).
 func (r *Registry) Call(ctx context.Context, name string, args json.RawMessage) (json.RawMessage, error) {
-	r.mu.RLock()
-	h, ok := r.m[name]
-	r.mu.RUnlock()
-	if ok {
+	if h, ok := r.Handler(name); ok {
 		return h.CallJSON(ctx, args)
 	}
 	return nil, r.e.denyUnknown(ctx, name, args)

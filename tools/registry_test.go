@@ -41,6 +41,7 @@ func TestRegistry(t *testing.T) {
 		"trailing data":  `{"id":"T-7"} {"id":"T-8"}`,
 		"not an object":  `"T-7"`,
 		"malformed json": `{"id":`,
+		"null":           `null`,
 	} {
 		f.sink.Reset()
 		_, err := reg.Call(ctx, "tickets.get", json.RawMessage(args))

@@ -116,7 +116,9 @@ type world struct {
 
 func run(w io.Writer, dir string) error {
 	logPath := filepath.Join(dir, logName)
-	_ = os.Remove(logPath)
+	for _, f := range []string{logPath, logPath + ".hashes", logPath + ".checkpoint"} {
+		_ = os.Remove(f) // each run starts a fresh log (see audit.File)
+	}
 	log, err := audit.OpenFile(logPath, audit.FileOptions{})
 	if err != nil {
 		return err

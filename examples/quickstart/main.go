@@ -64,7 +64,9 @@ type service struct {
 
 func run(w io.Writer, dir string) error {
 	logPath := filepath.Join(dir, "modelguard-quickstart-audit.jsonl")
-	_ = os.Remove(logPath) // each run starts a fresh log
+	for _, f := range []string{logPath, logPath + ".hashes", logPath + ".checkpoint"} {
+		_ = os.Remove(f) // each run starts a fresh log
+	}
 	log, err := audit.OpenFile(logPath, audit.FileOptions{})
 	if err != nil {
 		return err

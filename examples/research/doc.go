@@ -4,7 +4,8 @@
 // came back.
 //
 // Each model turn passes its conversation and prompt ids with the call
-// ([tools.WithCall]); the enforcer records arguments (Options.RecordArgs).
+// (tools.WithCall); the enforcer records arguments and outputs
+// (tools.Options.RecordArgs and RecordOutput).
 // After the conversation the program reopens the log and prints the timeline
 // it rebuilds from it, the same one `modelguard audit query -session ID LOG`
 // prints. The policy is policy.yaml beside this file.

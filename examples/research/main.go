@@ -59,7 +59,9 @@ var conversation = []turn{
 
 func run(w io.Writer, dir string) error {
 	logPath := filepath.Join(dir, logName)
-	_ = os.Remove(logPath)
+	for _, f := range []string{logPath, logPath + ".hashes", logPath + ".checkpoint"} {
+		_ = os.Remove(f) // each run starts a fresh log (see audit.File)
+	}
 	log, err := audit.OpenFile(logPath, audit.FileOptions{})
 	if err != nil {
 		return err
@@ -96,7 +98,7 @@ func run(w io.Writer, dir string) error {
 }
 
 // reconstruct rebuilds the session from the log: for each prompt, each call it
-// led to, with its arguments, decision and what the model got back.
+// led to, with its arguments, its decision and the passages the model read.
 func reconstruct(w io.Writer, logPath string) error {
 	l, err := audit.OpenLog(logPath)
 	if err != nil {
@@ -116,13 +118,24 @@ func reconstruct(w io.Writer, logPath string) error {
 			fmt.Fprintf(w, "    %s %s %s: denied (%s) by %s\n", e.CallID, e.Tool, e.Args, e.Code, strings.Join(e.Rules, ","))
 		case e.Phase == audit.PhaseDecision:
 			fmt.Fprintf(w, "    %s %s %s: allowed by %s\n", e.CallID, e.Tool, e.Args, strings.Join(e.Rules, ","))
-		case e.Phase == audit.PhaseOutcome && len(e.Output) > 0:
-			fmt.Fprintf(w, "    %s returned %s\n", e.CallID, e.Output)
 		case e.Phase == audit.PhaseOutcome:
-			fmt.Fprintf(w, "    %s returned %s (%s)\n", e.CallID, e.OutputDigest, e.Outcome)
+			fmt.Fprintf(w, "    %s returned %s\n", e.CallID, seen(e))
 		}
 		return nil
 	})
+}
+
+// seen summarises what a search returned: the passages' ids and titles.
+func seen(e audit.Event) string {
+	var h hits
+	if e.Outcome != audit.OutcomeOK || json.Unmarshal(e.Output, &h) != nil {
+		return e.Outcome + " " + e.OutputDigest
+	}
+	var titles []string
+	for _, x := range h.Hits {
+		titles = append(titles, fmt.Sprintf("%s %q", x.ID, x.Title))
+	}
+	return strings.Join(titles, ", ")
 }
 
 func setup(sink audit.Sink, s *store) (*identity.Issuer, *tools.Registry, error) {
@@ -150,9 +163,10 @@ func setup(sink audit.Sink, s *store) (*identity.Issuer, *tools.Registry, error)
 	if err != nil {
 		return nil, nil, err
 	}
-	// RecordArgs keeps each query's text in the log, beside its digest: the log
-	// must say what the model asked, not only that it asked.
-	enf, err := tools.NewEnforcer(verifier, set, sink, tools.Options{RecordArgs: true})
+	// RecordArgs and RecordOutput keep each query and the passages it returned
+	// in the log, beside their digests: the log must say what the model asked
+	// and what it read, not only that it did.
+	enf, err := tools.NewEnforcer(verifier, set, sink, tools.Options{RecordArgs: true, RecordOutput: true})
 	if err != nil {
 		return nil, nil, err
 	}

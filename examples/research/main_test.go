@@ -26,6 +26,7 @@ func TestResearch(t *testing.T) {
 	for _, want := range []string{
 		"prompt-2-call-1 vectors.search {\"query\":\"engineering salary bands\",\"collection\":\"hr\",\"k\":3}: denied (forbidden) by no-hr-collection",
 		"prompt-3-call-1 vectors.search {\"query\":\"lithium-sulfur energy density\",\"collection\":\"papers\",\"k\":1}: allowed by research-search",
+		"prompt-1-call-1 returned p1 \"Energy density of drone batteries\", p2 \"Wind and multirotor range\"",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("reconstruction lacks %q:\n%s", want, out.String())
@@ -41,16 +42,13 @@ func TestResearch(t *testing.T) {
 	defer f.Close()
 	asked := map[string][]string{} // prompt → arguments of each search, in order
 	saw := map[string]string{}     // call id → output digest
+	read := map[string]string{}    // call id → output, as recorded
 	err = audit.ReadLog(f, func(e audit.Event) error {
 		switch e.Phase {
 		case audit.PhaseDecision:
 			asked[e.PromptID] = append(asked[e.PromptID], string(e.Args))
 		case audit.PhaseOutcome:
-			saw[e.CallID] = e.OutputDigest
-			// TODO(audit output recording): once tools.Options can record
-			// redacted outputs in outcome events (audit.Event.Output), turn it on
-			// in setup and check here that e.Output holds the passages the model
-			// read, so that the log shows them and not only their digest.
+			saw[e.CallID], read[e.CallID] = e.OutputDigest, string(e.Output)
 		}
 		return nil
 	})
@@ -77,6 +75,9 @@ func TestResearch(t *testing.T) {
 			hits, _ := s.search(context.Background(), q)
 			if want, _ := audit.Digest(hits); saw[call] != want {
 				t.Errorf("%s: log digest %s is not of what the model saw (%s)", call, saw[call], want)
+			}
+			if want, _ := json.Marshal(hits); read[call] != string(want) {
+				t.Errorf("%s: log shows output %s, the model read %s", call, read[call], want)
 			}
 		}
 	}

@@ -120,7 +120,9 @@ var script = []call{
 
 func run(w io.Writer, dir string) error {
 	logPath := filepath.Join(dir, logName)
-	_ = os.Remove(logPath) // each run starts a fresh log
+	for _, f := range []string{logPath, logPath + ".hashes", logPath + ".checkpoint"} {
+		_ = os.Remove(f) // each run starts a fresh log (see audit.File)
+	}
 	log, err := audit.OpenFile(logPath, audit.FileOptions{})
 	if err != nil {
 		return err

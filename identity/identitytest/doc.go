@@ -32,4 +32,12 @@
 // [Kit.Sign] signs any header and claim set with the kit's key, for the tokens
 // go-jose refuses to build: alg none, algorithm confusion, forbidden headers,
 // duplicate claims.
+//
+// # Stores
+//
+// [TestStore] is the conformance test of a replay and revocation store
+// (identity.Store plus Revoke): one-time use keyed on issuer and jti, expiry,
+// a race of sixteen uses of one token of which exactly one wins, and
+// revocations of every kind. identity.MemoryStore and the PostgreSQL store
+// of identity/postgres pass it; so must a custom store.
 package identitytest

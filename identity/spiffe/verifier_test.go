@@ -2,9 +2,6 @@ package spiffe_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"errors"
 	"testing"
 
@@ -64,55 +61,6 @@ func TestVerifier(t *testing.T) {
 				t.Errorf("claims %+v", c)
 			}
 		})
-	}
-}
-
-// TestBundleUpdates mutates the bundle in place, as a source may: a removed
-// authority stops verifying at once, cached tokens included, and an added
-// one starts.
-func TestBundleUpdates(t *testing.T) {
-	t.Parallel()
-	a1, a2 := newAuthority(t, "example.org", "a1"), newAuthority(t, "example.org", "a2")
-	b := bundle(a1)
-	v, err := spiffe.NewVerifier(b, "tools", spiffeid.MatchAny(), identity.VerifierOptions{Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	old, next := a1.svid(t, bot, "tools"), a2.svid(t, bot, "tools")
-	if _, err := v.Verify(context.Background(), old); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.AddJWTAuthority("a2", a2.key.Public().Key); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := v.Verify(context.Background(), next); err != nil {
-		t.Fatalf("new authority: %v", err)
-	}
-	b.RemoveJWTAuthority("a1")
-	if _, err := v.Verify(context.Background(), old); !errors.Is(err, identity.ErrUnknownKey) {
-		t.Fatalf("removed authority: %v, want ErrUnknownKey", err)
-	}
-}
-
-// TestWeakBundleRefused puts a P-384 key in a bundle: the whole bundle is
-// refused, not loaded in part.
-func TestWeakBundleRefused(t *testing.T) {
-	t.Parallel()
-	a := newAuthority(t, "example.org", "a1")
-	b := bundle(a)
-	p384, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.AddJWTAuthority("weak", p384.Public()); err != nil {
-		t.Fatal(err)
-	}
-	v, err := spiffe.NewVerifier(b, "tools", spiffeid.MatchAny(), identity.VerifierOptions{Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := v.Verify(context.Background(), a.svid(t, bot, "tools")); !errors.Is(err, identity.ErrKeySet) {
-		t.Fatalf("err = %v, want ErrKeySet", err)
 	}
 }
 

@@ -79,7 +79,7 @@ CREATE TABLE IF NOT EXISTS %[1]s (
 	decided     timestamptz,
 	note        text NOT NULL DEFAULT ''
 );
-CREATE UNIQUE INDEX IF NOT EXISTS %[3]s ON %[1]s (iss, sub, tool, args_digest) WHERE status <> 'denied';
+CREATE UNIQUE INDEX IF NOT EXISTS %[3]s ON %[1]s (iss, sub, tool, args_digest) WHERE status = 'pending';
 CREATE INDEX IF NOT EXISTS %[4]s ON %[1]s (iss, sub, tool, status);
 CREATE TABLE IF NOT EXISTS %[2]s (
 	jti   text PRIMARY KEY,
@@ -110,7 +110,7 @@ func scan(row pgx.Row) (tools.ApprovalRequest, error) {
 	return r, err
 }
 
-// Request files req, or returns the open request for the same call.
+// Request files req, or returns the pending request for the same call.
 func (q *Queue) Request(ctx context.Context, req tools.ApprovalRequest) (tools.ApprovalRequest, error) {
 	if req.Time.IsZero() {
 		req.Time = q.now()
@@ -121,12 +121,12 @@ func (q *Queue) Request(ctx context.Context, req tools.ApprovalRequest) (tools.A
 	}
 	_, err := q.db.Exec(ctx, fmt.Sprintf(`INSERT INTO %s (id, created, iss, sub, agent, tenant, tool, args_digest, args, reason, rules, status)
 		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,'pending')
-		ON CONFLICT (iss, sub, tool, args_digest) WHERE status <> 'denied' DO NOTHING`, pgx.Identifier{q.requests}.Sanitize()),
+		ON CONFLICT (iss, sub, tool, args_digest) WHERE status = 'pending' DO NOTHING`, pgx.Identifier{q.requests}.Sanitize()),
 		newID(), req.Time, req.Issuer, req.Subject, req.Agent, req.Tenant, req.Tool, req.ArgsDigest, args, req.Reason, nonNil(req.Rules))
 	if err != nil {
 		return tools.ApprovalRequest{}, fmt.Errorf("approvalpg: file request: %w", err)
 	}
-	r, err := scan(q.db.QueryRow(ctx, fmt.Sprintf(`SELECT %s FROM %s WHERE iss=$1 AND sub=$2 AND tool=$3 AND args_digest=$4 AND status <> 'denied'`,
+	r, err := scan(q.db.QueryRow(ctx, fmt.Sprintf(`SELECT %s FROM %s WHERE iss=$1 AND sub=$2 AND tool=$3 AND args_digest=$4 AND status = 'pending'`,
 		columns, pgx.Identifier{q.requests}.Sanitize()), req.Issuer, req.Subject, req.Tool, req.ArgsDigest))
 	if err != nil {
 		return tools.ApprovalRequest{}, fmt.Errorf("approvalpg: read request: %w", err)

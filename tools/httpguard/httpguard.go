@@ -37,7 +37,7 @@ type Options struct {
 // Middleware returns middleware that admits a request only with a bearer token
 // that v verifies, and puts the raw token and the verified claims into the
 // request's context. Any other request gets 401 and a WWW-Authenticate
-// challenge, and the next handler does not run.
+// challenge, and the next handler does not run. It panics if v is nil.
 func Middleware(v tools.Verifier, opts Options) func(http.Handler) http.Handler {
 	if v == nil {
 		panic("httpguard: nil verifier")

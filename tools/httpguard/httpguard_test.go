@@ -144,3 +144,16 @@ func FuzzBearerToken(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkMiddleware(b *testing.B) {
+	k := identitytest.New(b, identitytest.Options{})
+	h := httpguard.Middleware(k.Verifier(b, identity.VerifierOptions{}), httpguard.Options{})(
+		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	r := httptest.NewRequest(http.MethodGet, "/tools", nil)
+	r.Header.Set("Authorization", "Bearer "+k.Mint(b, identity.Claims{Agent: "bench"}))
+	w := httptest.NewRecorder()
+	b.ReportAllocs()
+	for b.Loop() {
+		h.ServeHTTP(w, r)
+	}
+}

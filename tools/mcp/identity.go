@@ -31,7 +31,7 @@ type VerifierOptions struct {
 // the token's scopes and expiry, the issuer and subject as UserID (so the SDK
 // binds each session to one identity), and the raw token and verified claims for
 // [Context]. A token v refuses yields [auth.ErrInvalidToken] and nothing else,
-// so the 401 response says no more than "invalid token".
+// so the 401 response says no more than "invalid token". It panics if v is nil.
 func TokenVerifier(v tools.Verifier, opts VerifierOptions) auth.TokenVerifier {
 	if v == nil {
 		panic("mcp: TokenVerifier(nil)")
