@@ -82,6 +82,41 @@
 //
 //	modelguard policy check -tool tickets.get=read -tool payments.initiate policies/*.yaml
 //
+// # policy test, explain, replay
+//
+// Policy test runs YAML test cases (files ending in _test.yaml) against the
+// policy files beside them and prints rule coverage; -require-coverage fails
+// on a rule no case exercised. Policy explain shows what every rule did for
+// one call and which clauses were false. Policy replay re-decides the
+// decisions in an audit log under new policy files and lists every decision
+// that would flip.
+//
+//	modelguard policy test -require-coverage policies/
+//	modelguard policy explain -input call.json policies/*.yaml
+//	modelguard policy replay -audit audit.jsonl -fail-on-flip policies-next/*.yaml
+//
+// # audit verify, prove, query
+//
+// Audit verify re-derives the Merkle tree of a log and checks its signed
+// checkpoints, naming the first bad record; audit prove prints inclusion and
+// consistency proofs that verify with the public key alone; audit query prints
+// a timeline of what an agent saw and did, filtered by subject, agent, tool,
+// session, prompt, rule or time.
+//
+//	modelguard audit verify -key log.pub audit.jsonl
+//	modelguard audit query -agent research-bot -session s-42 audit.jsonl
+//
+// # approve list, grant, deny
+//
+// Approve works the PostgreSQL approval queue (tools/approvalpg) that guards
+// file requests in: list shows them with the exact arguments; grant signs, with
+// the approver's private JWK, a single-use grant bound to the request's
+// subject, tool and argument digest and marks the request approved, so that
+// any instance picks it up; deny refuses it.
+//
+//	modelguard approve list -db $DSN
+//	modelguard approve grant -db $DSN -key alice.jwk -iss https://approvals.example.com -aud payments -approver alice@example.com apr-1f2e
+//
 // # help
 //
 // Help, or no command at all, lists the commands; help followed by a command

@@ -43,6 +43,11 @@ func commands() []command {
 			{name: "replay", summary: "re-decide an audit log's calls under a new policy", run: runPolicyReplay},
 		}},
 		{name: "audit", summary: "verify, prove and query tamper-evident audit logs", sub: auditCommands()},
+		{name: "approve", summary: "list, grant and deny human approval requests", sub: []command{
+			{name: "list", summary: "list approval requests", run: runApproveList},
+			{name: "grant", summary: "sign a grant for a request and approve it", run: runApproveGrant},
+			{name: "deny", summary: "deny a request", run: runApproveDeny},
+		}},
 		{name: "help", summary: "show help for a command", run: runHelp},
 	}
 }
