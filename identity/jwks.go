@@ -177,6 +177,13 @@ func (r *RemoteKeys) Key(ctx context.Context, kid string) (*jose.JSONWebKey, err
 	if s2 := r.forced(ctx, now, kid); s2 != nil && r.usable(s2, now) {
 		return s2.set.Key(ctx, kid)
 	}
+	// The rate limit said no, but the fetch that spent it may have finished
+	// since s was loaded: a concurrent caller's set may hold kid.
+	if s2 := r.state.Load(); s2 != s && r.usable(s2, now) {
+		if k, err2 := s2.set.Key(ctx, kid); err2 == nil {
+			return k, nil
+		}
+	}
 	return nil, err
 }
 
