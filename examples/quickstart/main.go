@@ -113,6 +113,8 @@ func run(w io.Writer, dir string) error {
 		return err
 	}
 	fmt.Fprintf(w, "\nAudit log (%d records, one JSON object a line): %s\n", countRecords(logPath), logPath)
+	fmt.Fprintf(w, "Check it:  go run ./cmd/modelguard audit verify %s\n", logPath)
+	fmt.Fprintf(w, "Query it:  go run ./cmd/modelguard audit query -session quickstart-session %s\n", logPath)
 	return nil
 }
 
