@@ -37,6 +37,7 @@ type compiledRule struct {
 	when    cel.Program // nil: always true
 	message cel.Program // nil: no message
 	budget  cel.Program // nil: no budget
+	fast    fastBool    // nil: when is evaluated by cel-go only
 	asts    [3]*cel.Ast // when, message, budget: for Explain
 	loops   bool        // has comprehensions: evaluate with ctx interrupts
 }
@@ -62,6 +63,9 @@ func (s *Set) Compile(t Tool) (*Program, error) {
 			continue
 		}
 		c, cerrs := s.compileRule(env, r, t.Name)
+		if len(cerrs) == 0 && !c.loops {
+			c.fast = compileFast(c.asts[0], t.Input)
+		}
 		errs = append(errs, cerrs...)
 		p.rules = append(p.rules, c)
 	}
@@ -352,6 +356,11 @@ func (p *Program) oblige(ctx context.Context, d *Decision, act *activation, perm
 func (c *compiledRule) eval(ctx context.Context, act *activation) (bool, error) {
 	if c.when == nil {
 		return true, nil
+	}
+	if c.fast != nil {
+		if v, ok := c.fast(act); ok {
+			return v, nil
+		}
 	}
 	out, err := c.run(ctx, c.when, act)
 	if err != nil {
