@@ -206,9 +206,8 @@ type ShadowResult struct {
 	Error  error // non-nil if it failed to evaluate (it would have forbidden)
 }
 
-// tally collects the rules that matched while deciding.
+// tally collects what the shadow rules did while deciding.
 type tally struct {
-	permits, forbids           []*compiledRule
 	shadowPermit, shadowForbid bool
 }
 
@@ -234,19 +233,26 @@ func (p *Program) Decide(ctx context.Context, in Input) Decision {
 		*act = activation{}
 		activations.Put(act)
 	}()
-	var buf [8]*compiledRule
-	t := tally{permits: buf[:0:4], forbids: buf[4:4:8]}
+	var buf [8]*compiledRule // stays on the stack: only Decide appends to it
+	permits, forbids := buf[:0:4], buf[4:4:8]
+	var t tally
 	for i := range p.rules {
-		p.evalRule(ctx, &d, &t, &p.rules[i], act)
+		c := &p.rules[i]
+		switch p.evalRule(ctx, &d, &t, c, act) {
+		case Permit:
+			permits = append(permits, c)
+		case Forbid:
+			forbids = append(forbids, c)
+		}
 	}
-	shadowAllowed := !(len(t.forbids) > 0 || t.shadowForbid) && (len(t.permits) > 0 || t.shadowPermit)
+	shadowAllowed := !(len(forbids) > 0 || t.shadowForbid) && (len(permits) > 0 || t.shadowPermit)
 	switch {
-	case len(t.forbids) > 0:
-		p.explain(ctx, &d, act, t.forbids, true)
-	case len(t.permits) > 0:
+	case len(forbids) > 0:
+		p.explain(ctx, &d, act, forbids, true)
+	case len(permits) > 0:
 		d.Allowed = true
-		p.explain(ctx, &d, act, t.permits, false)
-		p.oblige(ctx, &d, act, t.permits)
+		p.explain(ctx, &d, act, permits, false)
+		p.oblige(ctx, &d, act, permits)
 		shadowAllowed = shadowAllowed && d.Allowed // a failed budget denies both
 	default:
 		d.Reasons = []string{"no rule permits " + p.tool.Name}
@@ -258,30 +264,32 @@ func (p *Program) Decide(ctx context.Context, in Input) Decision {
 	return d
 }
 
-func (p *Program) evalRule(ctx context.Context, d *Decision, t *tally, c *compiledRule, act *activation) {
+// evalRule evaluates one rule and returns the effect it has on the decision:
+// Permit or Forbid when it is an enforced rule that matched (a rule that fails
+// counts as Forbid), "" otherwise. Shadow rules are noted in d and t.
+func (p *Program) evalRule(ctx context.Context, d *Decision, t *tally, c *compiledRule, act *activation) Effect {
 	match, err := c.eval(ctx, act)
 	if err != nil {
 		err = &Error{Pos: c.rule.WhenPos, Rule: c.rule.ID, Tool: p.tool.Name, Err: ErrEval, Msg: err.Error()}
 		match = true
 	}
 	if !match {
-		return
+		return ""
 	}
 	forbid := err != nil || c.rule.Effect == Forbid
 	if !c.rule.enforced() {
 		d.Shadow = append(d.Shadow, ShadowResult{Rule: c.rule.ID, Effect: c.rule.Effect, Error: err})
 		t.shadowForbid = t.shadowForbid || forbid
 		t.shadowPermit = t.shadowPermit || !forbid
-		return
+		return ""
 	}
 	if err != nil {
 		d.Errors = append(d.Errors, err)
 	}
 	if forbid {
-		t.forbids = append(t.forbids, c)
-	} else {
-		t.permits = append(t.permits, c)
+		return Forbid
 	}
+	return Permit
 }
 
 // explain fills in the rules, messages, reasons and controls of the deciding
