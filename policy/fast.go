@@ -290,7 +290,7 @@ func (c *fastCompiler) list(e ast.Expr) fastList {
 		if !ok {
 			return nil, false
 		}
-		return v.Interface().([]string), true
+		return *v.Addr().Interface().(*[]string), true // addressable: every root is reached through a pointer
 	}
 }
 

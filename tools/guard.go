@@ -107,7 +107,7 @@ func (g *Guard[In, Out]) Call(ctx context.Context, in In) (Out, error) {
 		return zero, g.deny(ctx, &c, de)
 	}
 	c.ev.Secrets = g.tool.Secrets
-	if err := g.e.sink.Record(context.WithoutCancel(ctx), c.ev); err != nil {
+	if err := g.e.sink.Record(c.sinkCtx, c.ev); err != nil {
 		ctl.release()
 		return zero, g.auditFailed(&c, err)
 	}
@@ -121,6 +121,7 @@ func (g *Guard[In, Out]) Call(ctx context.Context, in In) (Out, error) {
 
 // call is the state of one guarded call.
 type call struct {
+	sinkCtx   context.Context // ctx without its cancellation: events are never dropped
 	req       policy.Request
 	start     time.Time
 	ev        audit.Event
@@ -135,7 +136,7 @@ func (g *Guard[In, Out]) start(ctx context.Context, prog *policy.Program, in *In
 	if meta.ID == "" {
 		meta.ID = callID
 	}
-	c := call{start: now, req: policy.Request{Time: now, SessionID: meta.SessionID, PromptID: meta.PromptID,
+	c := call{sinkCtx: context.WithoutCancel(ctx), start: now, req: policy.Request{Time: now, SessionID: meta.SessionID, PromptID: meta.PromptID,
 		TraceID: meta.TraceID, CallID: meta.ID, Secrets: g.tool.Secrets}}
 	c.outcomeID = outcomeID
 	c.ev = audit.Event{
@@ -212,7 +213,7 @@ func (g *Guard[In, Out]) deny(ctx context.Context, c *call, de *DeniedError) err
 	if de.Rules != nil && c.ev.Rules == nil {
 		c.ev.Rules = de.Rules
 	}
-	if err := g.e.sink.Record(context.WithoutCancel(ctx), c.ev); err != nil {
+	if err := g.e.sink.Record(c.sinkCtx, c.ev); err != nil {
 		return g.auditFailed(c, err)
 	}
 	return de
@@ -268,7 +269,7 @@ func (g *Guard[In, Out]) finish(ctx context.Context, c *call, redact []string, s
 			ev.OutputDigest = dg
 		}
 	}
-	if err := g.e.sink.Record(context.WithoutCancel(ctx), ev); err != nil {
+	if err := g.e.sink.Record(c.sinkCtx, ev); err != nil {
 		return zero, g.auditFailed(c, err)
 	}
 	return out, runErr
