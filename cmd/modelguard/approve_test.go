@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -79,5 +80,29 @@ func TestApproveCommands(t *testing.T) {
 	}
 	if code, _, _ = runCLI(t, "approve", "grant", req.ID); code != exitUsage {
 		t.Fatalf("grant without flags: %d", code)
+	}
+}
+
+func TestApproveElevate(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	key, pub, _ := keygen(t, dir)
+	code, out, errOut := runCLI(t, "approve", "elevate", "-key", key, "-iss", "https://approvals", "-aud", "svc", "-sub", "model:coder",
+		"-model-iss", "https://id", "-tool", "deploy.*", "-approver", "bob@example.com", "-ttl", "20m", "-constraint", `tool.name != "deploy.db"`)
+	if code != exitOK {
+		t.Fatalf("elevate: %d %s", code, errOut)
+	}
+	keys, err := identity.LoadKeySet(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gv, _ := tools.NewGrantVerifier("https://approvals", "svc", keys, identity.VerifierOptions{})
+	c, err := gv.Verify(context.Background(), strings.TrimSpace(out))
+	if err != nil || c.Subject != "model:coder" || c.Raw["reusable"] != true || c.Raw["constraint"] != `tool.name != "deploy.db"` ||
+		c.Expiry.Sub(c.IssuedAt) != 20*time.Minute {
+		t.Fatalf("elevation grant = %+v, %v", c, err)
+	}
+	if code, _, _ = runCLI(t, "approve", "elevate", "-key", key, "-iss", "x", "-aud", "svc", "-sub", "s", "-approver", "a"); code != exitUsage {
+		t.Fatalf("elevate without -tool: %d", code)
 	}
 }

@@ -117,6 +117,12 @@
 //	modelguard approve list -db $DSN
 //	modelguard approve grant -db $DSN -key alice.jwk -iss https://approvals.example.com -aud payments -approver alice@example.com apr-1f2e
 //
+// Approve elevate signs a temporary elevation instead: a reusable grant for a
+// class of tools until it expires, printed for the application to attach to
+// the model's calls (tools.WithGrant).
+//
+//	modelguard approve elevate -key alice.jwk -iss https://approvals.example.com -aud tools -sub model:coder -tool 'deploy.*' -approver alice@example.com -ttl 30m
+//
 // # help
 //
 // Help, or no command at all, lists the commands; help followed by a command

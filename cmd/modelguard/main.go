@@ -47,6 +47,7 @@ func commands() []command {
 			{name: "list", summary: "list approval requests", run: runApproveList},
 			{name: "grant", summary: "sign a grant for a request and approve it", run: runApproveGrant},
 			{name: "deny", summary: "deny a request", run: runApproveDeny},
+			{name: "elevate", summary: "sign a temporary elevation grant", run: runApproveElevate},
 		}},
 		{name: "help", summary: "show help for a command", run: runHelp},
 	}
