@@ -9,7 +9,9 @@ import (
 	"time"
 )
 
-// Key says whose calls share a rate limit or budget.
+// Key says whose calls share a rate limit or budget. Subjects are keyed with
+// their issuer; callers whose token lacks the agent or tenant claim share one
+// bucket per rule (and tool) under KeyAgent or KeyTenant.
 type Key string
 
 // The keys. The empty Key means KeySubject.
