@@ -282,7 +282,7 @@ func (c *fastCompiler) list(e ast.Expr) fastList {
 		return func(*activation) ([]string, bool) { return xs, true }
 	}
 	get := c.field(e, reflect.Slice)
-	if get == nil || c.leaf(e) != reflect.TypeFor[[]string]() {
+	if get == nil || c.leaf(e) != reflect.TypeFor[[]string]() || !c.is(e, cel.ListType(cel.StringType)) {
 		return nil
 	}
 	return func(a *activation) ([]string, bool) {
@@ -370,7 +370,7 @@ func (c *fastCompiler) root(name string) (func(*activation) (reflect.Value, bool
 		if t.Kind() == reflect.Pointer {
 			t = t.Elem()
 		}
-		if t.Kind() != reflect.Struct {
+		if t.Kind() != reflect.Struct || t.Name() == "" { // as argsType: unnamed structs are dyn to CEL
 			return nil, nil, ""
 		}
 		ptr := reflect.PointerTo(t)

@@ -161,6 +161,14 @@ func TestFastPathCoverage(t *testing.T) {
 			t.Errorf("%s: fast path = %v, want %v", expr, got, want)
 		}
 	}
+	// An unnamed struct input is dynamic to CEL (which cannot adapt it): no fast path.
+	anon := reflect.TypeOf(struct {
+		L []string `json:"l"`
+	}{})
+	aenv, _ := argsEnv(base, anon)
+	if a, iss := aenv.Compile(`"a" in args.l`); iss.Err() != nil || compileFast(a, anon) != nil {
+		t.Errorf("fast path for an unnamed struct input: %v", iss.Err())
+	}
 	// An input of another shape (a map, as replay passes) falls back.
 	a, _ := env.Compile(`args.s == "a"`)
 	fast := compileFast(a, reflect.TypeFor[fuzzArgs]())

@@ -22,7 +22,15 @@ var (
 	ErrNoRequest = errors.New("modelguard: no such approval request")
 	// ErrDecided: the approval request was already approved or denied.
 	ErrDecided = errors.New("modelguard: approval request already decided")
+	// ErrTooManyRequests: the identity already has MaxPendingRequests requests
+	// waiting; no more are filed until a human decides some, so that a model
+	// cannot flood its approvers.
+	ErrTooManyRequests = errors.New("modelguard: too many pending approval requests")
 )
+
+// MaxPendingRequests bounds the pending approval requests of one identity in
+// the built-in queues.
+const MaxPendingRequests = 32
 
 // CodeApprovalRequired is the reason code of a call that waits for approval.
 const CodeApprovalRequired = "approval_required"
@@ -107,10 +115,18 @@ func NewMemoryApprovals(now func() time.Time) *MemoryApprovals {
 func (m *MemoryApprovals) Request(_ context.Context, req ApprovalRequest) (ApprovalRequest, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	pending := 0
 	for _, r := range m.reqs {
-		if r.Issuer == req.Issuer && r.Subject == req.Subject && r.Tool == req.Tool && r.ArgsDigest == req.ArgsDigest && r.Status == StatusPending {
+		if r.Issuer != req.Issuer || r.Subject != req.Subject || r.Status != StatusPending {
+			continue
+		}
+		if r.Tool == req.Tool && r.ArgsDigest == req.ArgsDigest {
 			return r, nil
 		}
+		pending++
+	}
+	if pending >= MaxPendingRequests {
+		return ApprovalRequest{}, fmt.Errorf("%w: %s has %d", ErrTooManyRequests, req.Subject, pending)
 	}
 	m.seq++
 	req.ID = fmt.Sprintf("apr-%d", m.seq)

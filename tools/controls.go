@@ -51,7 +51,7 @@ func WithGrant(ctx context.Context, grant string) context.Context {
 // the call does not go ahead after all.
 type controls struct {
 	undo    []func()
-	secrets secrets
+	secrets *secrets
 }
 
 func (c *controls) release() {
@@ -100,9 +100,14 @@ func (g *Guard[In, Out]) findGrants(ctx context.Context, prog *policy.Program, c
 }
 
 // elevate looks for grants when the decision needs one (approval) or could be
-// changed by one (nothing permits), and decides again with the first that covers
-// the call visible to CEL as grant. A forbid is never elevated.
-func (g *Guard[In, Out]) elevate(ctx context.Context, prog *policy.Program, claims *identity.Claims, c *call, in policy.Input, d policy.Decision) (policy.Decision, []*grant, []string) {
+// changed by one (nothing permits). It tries each grant that covers the call in
+// turn: it decides again with that grant visible to CEL as grant and, if the
+// policy allows the call under it, spends it (a single-use grant, in the queue
+// every instance shares). The first grant that both allows and can be spent is
+// the one the call runs under and the one recorded. A forbid is never elevated.
+// A single-use grant spent here stays spent even if a rate limit or budget then
+// denies the call.
+func (g *Guard[In, Out]) elevate(ctx context.Context, prog *policy.Program, claims *identity.Claims, c *call, in policy.Input, d policy.Decision) (policy.Decision, *grant, []string) {
 	needs := d.Allowed && d.Obligations.Approval
 	could := !d.Allowed && len(d.Rules) == 0 && len(d.Errors) == 0
 	if !needs && !could {
@@ -112,12 +117,19 @@ func (g *Guard[In, Out]) elevate(ctx context.Context, prog *policy.Program, clai
 		return d, nil, nil
 	}
 	grants, why := g.findGrants(ctx, prog, claims, c, in)
-	if len(grants) == 0 {
-		return d, nil, why
-	}
-	in.Grant = grants[0].policyGrant()
-	if d2 := prog.Decide(ctx, in); d2.Allowed {
-		return d2, grants, why
+	for _, gr := range grants {
+		in.Grant = gr.policyGrant()
+		d2 := prog.Decide(ctx, in)
+		if !d2.Allowed {
+			why = append(why, gr.String()+": the policy does not allow the call under it")
+			continue
+		}
+		if err := g.spend(ctx, gr); err != nil {
+			why = append(why, gr.String()+": "+err.Error())
+			continue
+		}
+		c.ev.Grant = &audit.GrantUse{ID: gr.claims.ID, Approver: gr.approver, Request: gr.request}
+		return d2, gr, why
 	}
 	return d, nil, why
 }
@@ -145,13 +157,12 @@ func (g *Guard[In, Out]) requestApproval(ctx context.Context, c *call, claims *i
 }
 
 // apply enforces an allowed decision's obligations in an order that can be
-// undone: rate limits, budgets, secrets, and last the grant, whose single use
-// cannot be given back.
-func (g *Guard[In, Out]) apply(ctx context.Context, c *call, claims *identity.Claims, d policy.Decision, grants []*grant) (*controls, *DeniedError) {
+// undone: rate limits, budgets, then secrets.
+func (g *Guard[In, Out]) apply(ctx context.Context, claims *identity.Claims, d policy.Decision) (*controls, *DeniedError) {
 	ctl := &controls{}
 	now := g.e.now()
 	for _, rl := range d.Obligations.Limits {
-		k := limitKey{rule: rl.Rule, tool: g.tool.Name, who: keyFor(rl.Limit.Per, claims)}
+		k := limitKey{rule: rl.Rule, tool: g.tool.Name, who: keyFor(rl.Limit.Per, claims), rate: rl.Limit.Rate, burst: rl.Limit.EffectiveBurst()}
 		undo, retry, ok := g.e.limiter.take(k, rl.Limit, now)
 		if !ok {
 			ctl.release()
@@ -161,15 +172,15 @@ func (g *Guard[In, Out]) apply(ctx context.Context, c *call, claims *identity.Cl
 		ctl.undo = append(ctl.undo, undo)
 	}
 	for _, rb := range d.Obligations.Budgets {
-		k := limitKey{rule: rb.Rule, tool: "", who: keyFor(rb.Budget.Per, claims)}
-		ok, retry := g.e.budgets.charge(k, rb.Budget, rb.Amount, now)
+		k := limitKey{rule: rb.Rule, who: keyFor(rb.Budget.Per, claims), window: rb.Budget.Window, max: rb.Budget.Max}
+		id, retry, ok := g.e.budgets.charge(k, rb.Budget, rb.Amount, now)
 		if !ok {
 			ctl.release()
 			return nil, &DeniedError{Code: CodeBudgetExceeded, Err: ErrBudgetExceeded, Rules: []string{rb.Rule}, RetryAfter: retry,
 				Messages: []string{retryMessage("budget exceeded", retry)},
 				Reasons:  []string{fmt.Sprintf("budget of rule %s: %v over %v would exceed %v", rb.Rule, rb.Amount, rb.Budget.Window, rb.Budget.Max)}}
 		}
-		ctl.undo = append(ctl.undo, func() { g.e.budgets.refund(k, rb.Amount) })
+		ctl.undo = append(ctl.undo, func() { g.e.budgets.refund(k, id) })
 	}
 	sec, err := fetchSecrets(ctx, g.e.opts.Secrets, g.tool.Secrets)
 	if err != nil {
@@ -178,38 +189,21 @@ func (g *Guard[In, Out]) apply(ctx context.Context, c *call, claims *identity.Cl
 			Messages: []string{"a secret the tool needs is unavailable"}, Reasons: []string{err.Error()}}
 	}
 	ctl.secrets = sec
-	if de := g.spend(ctx, c, d, grants); de != nil {
-		ctl.release()
-		return nil, de
-	}
 	return ctl, nil
 }
 
-// spend uses the first grant that can be used: reusable ones always, single-use
-// ones only if the queue has not seen them used.
-func (g *Guard[In, Out]) spend(ctx context.Context, c *call, d policy.Decision, grants []*grant) *DeniedError {
-	if len(grants) == 0 {
+// spend uses a grant: reusable ones may be used until they expire; single-use
+// ones only once, recorded in the queue until well after the grant verifier
+// could still accept them (expiry plus the largest leeway a verifier allows).
+func (g *Guard[In, Out]) spend(ctx context.Context, gr *grant) error {
+	if gr.reusable {
 		return nil
 	}
-	var why []string
-	for _, gr := range grants {
-		if !gr.reusable {
-			q := g.e.opts.Approvals.Queue
-			if q == nil {
-				why = append(why, gr.String()+": single-use grant, but no queue to record its use")
-				continue
-			}
-			if err := q.Consume(ctx, gr.claims.ID, gr.claims.Expiry); err != nil {
-				why = append(why, gr.String()+": "+err.Error())
-				continue
-			}
-		}
-		c.ev.Grant = &audit.GrantUse{ID: gr.claims.ID, Approver: gr.approver, Request: gr.request}
-		return nil
+	q := g.e.opts.Approvals.Queue
+	if q == nil {
+		return errors.New("single-use grant, but no queue to record its use")
 	}
-	// The decision rested on a grant (approval or elevation) that cannot be used.
-	return &DeniedError{Code: CodeApprovalRequired, Err: ErrApprovalRequired, Rules: d.Rules,
-		Messages: []string{"the approval grant was already used"}, Reasons: why, Cause: ErrGrantUsed}
+	return q.Consume(ctx, gr.claims.ID, gr.claims.Expiry.Add(identity.MaxLeeway))
 }
 
 func retryMessage(what string, retry time.Duration) string {

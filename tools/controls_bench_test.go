@@ -26,7 +26,7 @@ rules:
 		return ticketView{ID: "T-1", Customer: customer{Name: "Ann", Email: "ann@example.com"}}, nil
 	}
 	ctx := w.ctx(b, "model:bench", "bench-bot")
-	grant, err := tools.MintGrant(w.approver, tools.GrantSpec{Subject: "model:bench", Audience: []string{"modelguard"},
+	grant, err := tools.MintGrant(w.approver, tools.GrantSpec{ModelIssuer: "https://id.example", Subject: "model:bench", Audience: []string{"modelguard"},
 		Tools: []string{"approval"}, Approver: "alice@example.com", Reusable: true, Expiry: w.now.Add(time.Hour)})
 	if err != nil {
 		b.Fatal(err)

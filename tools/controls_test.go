@@ -195,7 +195,7 @@ func TestFinanceApprovalFlow(t *testing.T) {
 	}
 
 	// 5. Other arguments, another tool, another identity: denied.
-	g2, _ := tools.MintGrant(w.approver, tools.GrantSpec{Subject: "model:fin-1", Audience: []string{"modelguard"},
+	g2, _ := tools.MintGrant(w.approver, tools.GrantSpec{ModelIssuer: "https://id.example", Subject: "model:fin-1", Audience: []string{"modelguard"},
 		Tools: []string{"payments.initiate"}, ArgsDigest: digest, Approver: "alice@example.com"})
 	if _, err = pay(tools.WithGrant(ctx, g2), payment{AmountCents: 13000, Payee: "ACME"}); code(err) != tools.CodeApprovalRequired {
 		t.Fatalf("other amount: %v", err)
@@ -242,7 +242,7 @@ rules:
 	if _, err := deploy(ctx, payment{}); code(err) != tools.CodeNoPermit {
 		t.Fatalf("before elevation: %v", err)
 	}
-	g, err := tools.MintGrant(w.approver, tools.GrantSpec{Subject: "model:coder", Audience: []string{"modelguard"},
+	g, err := tools.MintGrant(w.approver, tools.GrantSpec{ModelIssuer: "https://id.example", Subject: "model:coder", Audience: []string{"modelguard"},
 		Tools: []string{"deploy.*"}, Approver: "bob@example.com", Reusable: true, Constraint: `tool.name != "deploy.secrets"`})
 	if err != nil {
 		t.Fatal(err)

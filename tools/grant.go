@@ -20,7 +20,8 @@ const GrantType = "mg-grant+jwt"
 // GrantSpec describes a grant for a human approver (or an approval service) to
 // sign with [MintGrant].
 type GrantSpec struct {
-	// ModelIssuer and Subject name the model identity the grant is for.
+	// ModelIssuer and Subject name the model identity the grant is for; both are
+	// required, so that a grant cannot apply to a namesake from another issuer.
 	ModelIssuer, Subject string
 	// Audience is the enforcer audience the grant is for (GrantOptions.Verifier).
 	Audience []string
@@ -59,8 +60,8 @@ func NewGrantVerifier(issuer, audience string, keys identity.Keys, opts identity
 
 // MintGrant signs a grant. iss must come from [NewGrantIssuer].
 func MintGrant(iss *identity.Issuer, s GrantSpec) (string, error) {
-	if s.Subject == "" || len(s.Tools) == 0 || s.Approver == "" {
-		return "", errors.New("tools: a grant needs a subject, tools and an approver")
+	if s.ModelIssuer == "" || s.Subject == "" || len(s.Tools) == 0 || s.Approver == "" {
+		return "", errors.New("tools: a grant needs the model's issuer and subject, tools and an approver")
 	}
 	if !s.Reusable && s.ArgsDigest == "" && s.Constraint == "" {
 		return "", errors.New("tools: a single-use grant must bind the arguments (ArgsDigest) or constrain them")
@@ -105,8 +106,8 @@ func parseGrant(c *identity.Claims) (*grant, error) {
 			g.tools = append(g.tools, s)
 		}
 	}
-	if len(g.tools) == 0 || g.approver == "" {
-		return nil, errors.New("grant names no tools or no approver")
+	if len(g.tools) == 0 || g.approver == "" || g.modelIss == "" {
+		return nil, errors.New("grant names no tools, no approver or no model issuer")
 	}
 	if !g.reusable && g.argsDigest == "" && g.constraint == "" {
 		return nil, errors.New("single-use grant binds no arguments")
@@ -117,7 +118,7 @@ func parseGrant(c *identity.Claims) (*grant, error) {
 // applies reports why g does not cover this call, or nil if it does.
 func (g *grant) applies(ctx context.Context, prog *policy.Program, who *identity.Claims, tool, digest string, in policy.Input) error {
 	switch {
-	case g.claims.Subject != who.Subject || (g.modelIss != "" && g.modelIss != who.Issuer):
+	case g.claims.Subject != who.Subject || g.modelIss != who.Issuer:
 		return errors.New("grant is for another identity")
 	case !g.covers(tool):
 		return errors.New("grant does not cover this tool")

@@ -35,10 +35,11 @@ type Func[In, Out any] func(ctx context.Context, in In) (Out, error)
 // Guard is a tool wrapped by an [Enforcer]. Build it once with [NewGuard]; call it
 // as often as needed. It is safe for concurrent use.
 type Guard[In, Out any] struct {
-	e    *Enforcer
-	tool Tool
-	idx  int // registration index: this guard's program in each generation
-	fn   Func[In, Out]
+	e     *Enforcer
+	tool  Tool
+	idx   int  // registration index: this guard's program in each generation
+	ptrIn bool // In is a pointer type: policy gets it as is, not a pointer to it
+	fn    Func[In, Out]
 }
 
 // NewGuard wraps fn. It compiles every rule that covers the tool against In, so a
@@ -48,11 +49,15 @@ func NewGuard[In, Out any](e *Enforcer, t Tool, fn Func[In, Out]) (*Guard[In, Ou
 		return nil, fmt.Errorf("tools: NewGuard(%q): nil enforcer or function", t.Name)
 	}
 	t.Labels, t.Secrets = slices.Clone(t.Labels), slices.Clone(t.Secrets)
+	if len(t.Secrets) > 0 && binaryIn(reflect.TypeFor[Out](), map[reflect.Type]bool{}) {
+		return nil, fmt.Errorf("tools: NewGuard(%q): a tool with secrets cannot return binary data ([]byte): "+
+			"a secret inside its base64 form could not be scrubbed", t.Name)
+	}
 	idx, err := e.register(policy.Tool{Name: t.Name, Labels: t.Labels, Input: reflect.TypeFor[In]()})
 	if err != nil {
 		return nil, err
 	}
-	return &Guard[In, Out]{e: e, tool: t, idx: idx, fn: fn}, nil
+	return &Guard[In, Out]{e: e, tool: t, idx: idx, fn: fn, ptrIn: reflect.TypeFor[In]().Kind() == reflect.Pointer}, nil
 }
 
 // Wrap is [NewGuard] returning the guarded function itself, so that it drops in
@@ -92,17 +97,17 @@ func (g *Guard[In, Out]) Call(ctx context.Context, in In) (Out, error) {
 			Messages: []string{msg}, Reasons: []string{err.Error()}})
 	}
 	c.ev.Identity = identityOf(claims)
-	pin := policy.Input{Identity: claims, Args: &in, Request: c.req}
+	pin := policy.Input{Identity: claims, Args: g.policyArgs(&in), Request: c.req}
 	d := prog.Decide(ctx, pin)
-	d, grants, why := g.elevate(ctx, prog, claims, &c, pin, d)
+	d, gr, why := g.elevate(ctx, prog, claims, &c, pin, d)
 	c.decided(d)
 	switch {
 	case !d.Allowed:
 		return zero, g.deny(ctx, &c, denial(d))
-	case d.Obligations.Approval && len(grants) == 0:
+	case d.Obligations.Approval && gr == nil:
 		return zero, g.deny(ctx, &c, g.requestApproval(ctx, &c, claims, &in, d, why))
 	}
-	ctl, de := g.apply(ctx, &c, claims, d, grants)
+	ctl, de := g.apply(ctx, claims, d)
 	if de != nil {
 		return zero, g.deny(ctx, &c, de)
 	}
@@ -111,12 +116,20 @@ func (g *Guard[In, Out]) Call(ctx context.Context, in In) (Out, error) {
 		ctl.release()
 		return zero, g.auditFailed(&c, err)
 	}
-	runCtx := identity.NewContext(ctx, claims)
-	if ctl.secrets != nil {
-		runCtx = context.WithValue(runCtx, secretsKey{}, ctl.secrets)
-	}
+	// Always set the secrets key, so a guarded tool called from inside another
+	// never sees the outer tool's secrets.
+	runCtx := context.WithValue(identity.NewContext(ctx, claims), secretsKey{}, ctl.secrets)
 	out, runErr := g.run(runCtx, in)
 	return g.finish(ctx, &c, d.Obligations.Redact, ctl.secrets, out, runErr)
+}
+
+// policyArgs is the arguments as policy takes them: one pointer to the input
+// struct, whether In is a struct or a pointer to one.
+func (g *Guard[In, Out]) policyArgs(in *In) any {
+	if g.ptrIn {
+		return *in
+	}
+	return in
 }
 
 // call is the state of one guarded call.
@@ -151,6 +164,10 @@ func (g *Guard[In, Out]) start(ctx context.Context, prog *policy.Program, in *In
 // digestArgs sets the arguments' digest (and, if configured, their JSON) on ev,
 // and rejects arguments that cannot be encoded or are too large to evaluate.
 func (g *Guard[In, Out]) digestArgs(ev *audit.Event, in *In) error {
+	if g.ptrIn && reflect.ValueOf(*in).IsNil() {
+		ev.ArgsDigest = audit.DigestBytes([]byte("null"))
+		return errors.New("arguments are a nil pointer")
+	}
 	var n int
 	var err error
 	if g.e.opts.RecordArgs {
@@ -237,15 +254,15 @@ func (g *Guard[In, Out]) run(ctx context.Context, in In) (out Out, err error) {
 // finish redacts the output and scrubs injected secrets from it and from the
 // error, then records the outcome. If the output cannot be cleaned, or the
 // outcome cannot be recorded, the output is withheld.
-func (g *Guard[In, Out]) finish(ctx context.Context, c *call, redact []string, sec secrets, out Out, runErr error) (Out, error) {
+func (g *Guard[In, Out]) finish(ctx context.Context, c *call, redact []string, sec *secrets, out Out, runErr error) (Out, error) {
 	var zero Out
 	ev := c.ev
 	ev.ID, ev.Phase, ev.Args = c.outcomeID, audit.PhaseOutcome, nil
 	runErr = sec.scrubError(runErr)
-	if runErr != nil && (len(redact) > 0 || len(sec) > 0) {
+	if runErr != nil && (len(redact) > 0 || sec.n() > 0) {
 		out = zero // an output beside an error is not cleaned, so it is not returned
 	}
-	if runErr == nil && (len(redact) > 0 || len(sec) > 0) {
+	if runErr == nil && (len(redact) > 0 || sec.n() > 0) {
 		var err error
 		if out, ev.Redacted, err = rewriteOutput(out, redact, sec); err != nil {
 			out, runErr = zero, &DeniedError{Tool: g.tool.Name, Code: CodeRedactionFailed, Err: ErrRedaction, Cause: err,

@@ -18,18 +18,24 @@ type LimitOptions struct {
 	MaxAccounts int
 }
 
-// limitKey names one token bucket or budget account: a rule, a tool and whose
-// calls (subject, agent or tenant) share it.
+// limitKey names one token bucket or budget account: a rule, a tool, whose
+// calls (subject, agent or tenant, within an issuer) share it, and the limit's
+// own settings, so that a policy reload that changes a rate or window starts
+// fresh buckets instead of keeping the old settings.
 type limitKey struct {
 	rule, tool, who string
+	rate            float64
+	burst           int
+	window          time.Duration
+	max             float64
 }
 
 func keyFor(per policy.Key, c *identity.Claims) string {
 	switch per {
 	case policy.KeyAgent:
-		return "agent:" + c.Agent
+		return "agent:" + c.Issuer + "\x00" + c.Agent
 	case policy.KeyTenant:
-		return "tenant:" + c.Tenant
+		return "tenant:" + c.Issuer + "\x00" + c.Tenant
 	default:
 		return "subject:" + c.Issuer + "\x00" + c.Subject
 	}
@@ -118,6 +124,7 @@ type budgets struct {
 	accounts map[limitKey]*account
 	max      int
 	swept    time.Time
+	ids      uint64 // names charges, for refunds
 }
 
 type account struct {
@@ -127,6 +134,7 @@ type account struct {
 }
 
 type charge struct {
+	id     uint64
 	at     time.Time
 	amount float64
 }
@@ -142,41 +150,44 @@ func newBudgets(max int) *budgets {
 	return &budgets{accounts: map[limitKey]*account{}, max: max}
 }
 
-// charge adds amount to k's account if the window's sum stays within b.Max, or
-// returns how long until it would (0 when it never can).
-func (bs *budgets) charge(k limitKey, b policy.Budget, amount float64, now time.Time) (ok bool, retry time.Duration) {
+// charge adds amount to k's account if the window's sum stays within b.Max and
+// returns the charge's id (for a refund), or how long until it would fit (0 when
+// it never can).
+func (bs *budgets) charge(k limitKey, b policy.Budget, amount float64, now time.Time) (id uint64, retry time.Duration, ok bool) {
 	bs.mu.Lock()
 	defer bs.mu.Unlock()
 	a := bs.accounts[k]
 	if a == nil {
 		if !room(len(bs.accounts), bs.max, &bs.swept, now, func() { bs.sweep(now) }) || len(bs.accounts) >= bs.max {
-			return false, 0
+			return 0, 0, false
 		}
 		a = &account{window: b.Window}
 		bs.accounts[k] = a
 	}
 	a.expire(now)
 	if amount < 0 || amount > b.Max {
-		return false, 0
+		return 0, 0, false
 	}
 	sum := a.total
 	if sum+amount <= b.Max {
-		a.entries = append(a.entries, charge{at: now, amount: amount})
+		bs.ids++
+		a.entries = append(a.entries, charge{id: bs.ids, at: now, amount: amount})
 		a.total += amount
 		a.compact()
-		return true, 0
+		return bs.ids, 0, true
 	}
 	for _, c := range a.entries { // wait until enough old charges leave the window
 		sum -= c.amount
 		if sum+amount <= b.Max {
-			return false, c.at.Add(a.window).Sub(now)
+			return 0, c.at.Add(a.window).Sub(now), false
 		}
 	}
-	return false, 0
+	return 0, 0, false
 }
 
-// refund removes the most recent charge of amount from k's account.
-func (bs *budgets) refund(k limitKey, amount float64) {
+// refund removes the charge id from k's account (if compaction merged it into
+// a newer one, nothing is refunded: over-counting is the safe side).
+func (bs *budgets) refund(k limitKey, id uint64) {
 	bs.mu.Lock()
 	defer bs.mu.Unlock()
 	a := bs.accounts[k]
@@ -184,9 +195,9 @@ func (bs *budgets) refund(k limitKey, amount float64) {
 		return
 	}
 	for i := len(a.entries) - 1; i >= 0; i-- {
-		if a.entries[i].amount == amount {
+		if a.entries[i].id == id {
+			a.total -= a.entries[i].amount
 			a.entries = append(a.entries[:i], a.entries[i+1:]...)
-			a.total -= amount
 			return
 		}
 	}

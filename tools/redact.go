@@ -21,7 +21,7 @@ const CodeRedactionFailed = "redaction_failed"
 // rewriteOutput redacts paths in out and scrubs secret values from every string
 // in it, working on out's JSON form: the form a model receives. It returns the
 // rewritten output and the paths that matched something.
-func rewriteOutput[Out any](out Out, paths []string, sec secrets) (Out, []string, error) {
+func rewriteOutput[Out any](out Out, paths []string, sec *secrets) (Out, []string, error) {
 	b, err := json.Marshal(out)
 	if err != nil {
 		return out, nil, fmt.Errorf("%w: encode: %v", ErrRedaction, err)
@@ -43,12 +43,12 @@ func rewriteOutput[Out any](out Out, paths []string, sec secrets) (Out, []string
 		}
 	}
 	changed := len(hit) > 0
-	if len(sec) > 0 {
+	if sec.n() > 0 {
 		var c bool
 		doc, c = scrubStrings(doc, sec)
 		changed = changed || c
 	}
-	if !changed && len(sec) == 0 {
+	if !changed && sec.n() == 0 {
 		return out, nil, nil
 	}
 	// With secrets injected the output is always rebuilt from its JSON form, so
@@ -102,7 +102,7 @@ func redactPath(v any, p policy.Path) (any, bool) {
 }
 
 // scrubStrings replaces secret values in every string of v, keys included.
-func scrubStrings(v any, sec secrets) (any, bool) {
+func scrubStrings(v any, sec *secrets) (any, bool) {
 	switch x := v.(type) {
 	case string:
 		return sec.scrub(x)

@@ -49,10 +49,14 @@ func (g *Guard[In, Out]) MayCall(ctx context.Context) bool {
 // the tool as zero values.
 func (g *Guard[In, Out]) CallJSON(ctx context.Context, args json.RawMessage) (json.RawMessage, error) {
 	var in In
-	if err := decodeStrict(args, &in); err != nil {
+	err := fmt.Errorf("arguments are %d bytes, over the %d byte limit", len(args), g.e.opts.MaxArgsBytes)
+	if len(args) <= g.e.opts.MaxArgsBytes { // checked before decoding: a huge payload costs nothing
+		err = decodeStrict(args, &in)
+	}
+	if err != nil {
 		prog := g.e.program(g.idx)
 		c := g.start(ctx, prog, &in)
-		c.ev.ArgsDigest = audit.DigestBytes(args)
+		c.ev.ArgsDigest, c.ev.Args = audit.DigestBytes(args), nil // the record describes what the model sent
 		if claims, aerr := g.e.authenticate(ctx); aerr == nil {
 			c.ev.Identity = identityOf(claims)
 		}

@@ -2,9 +2,13 @@ package tools
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
+	"reflect"
+	"sort"
 	"strings"
 )
 
@@ -74,45 +78,87 @@ func FileSecrets(dir string) SecretSource {
 
 type secretsKey struct{}
 
-// secrets are the values injected into one call, by name.
-type secrets map[string]string
+// secrets are the values injected into one call, by name, and a replacer that
+// scrubs every form of them.
+type secrets struct {
+	vals map[string]string
+	r    *strings.Replacer
+}
+
+// n is the number of secrets (0 for nil).
+func (sec *secrets) n() int {
+	if sec == nil {
+		return 0
+	}
+	return len(sec.vals)
+}
 
 // SecretFromContext returns the secret a guarded tool declared, inside the tool's
-// call. Nothing else can see it.
+// call. Nothing else can see it, not even a guarded tool the tool calls.
 func SecretFromContext(ctx context.Context, name string) (string, bool) {
-	s, _ := ctx.Value(secretsKey{}).(secrets)
-	v, ok := s[name]
+	s, _ := ctx.Value(secretsKey{}).(*secrets)
+	if s == nil {
+		return "", false
+	}
+	v, ok := s.vals[name]
 	return v, ok
 }
 
 // fetchSecrets gets every secret the tool declared.
-func fetchSecrets(ctx context.Context, src SecretSource, names []string) (secrets, error) {
+func fetchSecrets(ctx context.Context, src SecretSource, names []string) (*secrets, error) {
 	if len(names) == 0 {
 		return nil, nil
 	}
 	if src == nil {
 		return nil, fmt.Errorf("%w: the tool needs secrets and the enforcer has no SecretSource", ErrSecret)
 	}
-	out := make(secrets, len(names))
+	vals := make(map[string]string, len(names))
 	for _, n := range names {
 		v, err := src.Secret(ctx, n)
 		if err != nil {
 			return nil, fmt.Errorf("secret %q: %w", n, errors.Join(ErrSecret, err))
 		}
-		out[n] = v
+		vals[n] = v
 	}
-	return out, nil
+	return &secrets{vals: vals, r: scrubber(vals)}, nil
+}
+
+// scrubber replaces, in one pass and longest first (so that a secret that
+// contains another is not left half-exposed), each secret value and the forms a
+// tool is likely to emit it in: base64 (standard and URL, padded or not) and URL
+// escaping.
+func scrubber(vals map[string]string) *strings.Replacer {
+	type form struct{ text, name string }
+	var forms []form
+	for name, v := range vals {
+		if v == "" {
+			continue
+		}
+		for _, f := range []string{v, base64.StdEncoding.EncodeToString([]byte(v)), base64.RawStdEncoding.EncodeToString([]byte(v)),
+			base64.URLEncoding.EncodeToString([]byte(v)), base64.RawURLEncoding.EncodeToString([]byte(v)),
+			url.QueryEscape(v), url.PathEscape(v)} {
+			forms = append(forms, form{f, name})
+		}
+	}
+	sort.SliceStable(forms, func(i, j int) bool { return len(forms[i].text) > len(forms[j].text) })
+	var pairs []string
+	seen := map[string]bool{}
+	for _, f := range forms {
+		if !seen[f.text] {
+			seen[f.text] = true
+			pairs = append(pairs, f.text, "[secret:"+f.name+"]")
+		}
+	}
+	return strings.NewReplacer(pairs...)
 }
 
 // scrub replaces every occurrence of a secret value in s.
-func (sec secrets) scrub(s string) (string, bool) {
-	changed := false
-	for name, v := range sec {
-		if v != "" && strings.Contains(s, v) {
-			s, changed = strings.ReplaceAll(s, v, "[secret:"+name+"]"), true
-		}
+func (sec *secrets) scrub(s string) (string, bool) {
+	if sec.n() == 0 {
+		return s, false
 	}
-	return s, changed
+	out := sec.r.Replace(s)
+	return out, out != s
 }
 
 // scrubbedError stands in for a tool error that contained a secret. It does not
@@ -122,8 +168,8 @@ type scrubbedError struct{ msg string }
 
 func (e *scrubbedError) Error() string { return e.msg }
 
-func (sec secrets) scrubError(err error) error {
-	if err == nil || len(sec) == 0 {
+func (sec *secrets) scrubError(err error) error {
+	if err == nil || sec.n() == 0 {
 		return err
 	}
 	if pe, ok := err.(*panicError); ok { // keep it a panic, without the secret
@@ -134,4 +180,26 @@ func (sec secrets) scrubError(err error) error {
 		return &scrubbedError{msg: msg}
 	}
 	return err
+}
+
+// binaryIn reports whether t can hold binary data ([]byte, [N]byte) anywhere, whose
+// JSON form (base64 of the whole value) a secret can hide in unscrubbed.
+func binaryIn(t reflect.Type, seen map[reflect.Type]bool) bool {
+	if seen[t] {
+		return false
+	}
+	seen[t] = true
+	switch t.Kind() {
+	case reflect.Slice, reflect.Array:
+		return t.Elem().Kind() == reflect.Uint8 || binaryIn(t.Elem(), seen)
+	case reflect.Pointer, reflect.Map:
+		return binaryIn(t.Elem(), seen)
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if binaryIn(t.Field(i).Type, seen) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -17,14 +17,14 @@ grant is printed; the application attaches it to the model's calls with
 tools.WithGrant. Every use records -approver in the audit log.`
 
 func runApproveElevate(args []string, stdout, stderr io.Writer) int {
-	fset := newFlagSet("modelguard approve elevate", "-key approver.jwk -iss ISSUER -aud AUD -sub SUB -tool T... -approver NAME [-ttl 30m] [-constraint CEL]", elevateAbout)
+	fset := newFlagSet("modelguard approve elevate", "-key approver.jwk -iss ISSUER -aud AUD -sub SUB -model-iss ISSUER -tool T... -approver NAME [-ttl 30m] [-constraint CEL]", elevateAbout)
 	keyPath := fset.String("key", "", "the approver's private JWK `file`")
 	iss := fset.String("iss", "", "grant issuer: the `url` guards trust for grants")
 	var aud, toolList listFlag
 	fset.Var(&aud, "aud", "`audience` of the guards (repeatable)")
 	fset.Var(&toolList, "tool", "`tool` name or glob the grant covers (repeatable)")
 	sub := fset.String("sub", "", "the model identity's subject")
-	modelIss := fset.String("model-iss", "", "the model identity's issuer (recommended)")
+	modelIss := fset.String("model-iss", "", "the model identity's issuer")
 	approver := fset.String("approver", "", "who grants (recorded in every use)")
 	constraint := fset.String("constraint", "", "CEL condition the call must meet")
 	ttl := fset.Duration("ttl", 30*time.Minute, "how long the elevation lasts")
@@ -32,8 +32,8 @@ func runApproveElevate(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return code
 	}
-	if len(pos) > 0 || *keyPath == "" || *iss == "" || len(aud) == 0 || *sub == "" || len(toolList) == 0 || *approver == "" {
-		return usageError(fset, stderr, "need -key, -iss, -aud, -sub, -tool and -approver")
+	if len(pos) > 0 || *keyPath == "" || *iss == "" || len(aud) == 0 || *sub == "" || *modelIss == "" || len(toolList) == 0 || *approver == "" {
+		return usageError(fset, stderr, "need -key, -iss, -aud, -sub, -model-iss, -tool and -approver")
 	}
 	if *ttl <= 0 || *ttl > time.Hour {
 		return usageError(fset, stderr, "-ttl must be in (0, 1h]")

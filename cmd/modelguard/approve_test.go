@@ -102,7 +102,7 @@ func TestApproveElevate(t *testing.T) {
 		c.Expiry.Sub(c.IssuedAt) != 20*time.Minute {
 		t.Fatalf("elevation grant = %+v, %v", c, err)
 	}
-	if code, _, _ = runCLI(t, "approve", "elevate", "-key", key, "-iss", "x", "-aud", "svc", "-sub", "s", "-approver", "a"); code != exitUsage {
+	if code, _, _ = runCLI(t, "approve", "elevate", "-key", key, "-iss", "x", "-aud", "svc", "-sub", "s", "-model-iss", "i", "-approver", "a"); code != exitUsage {
 		t.Fatalf("elevate without -tool: %d", code)
 	}
 }

@@ -121,7 +121,7 @@
 // class of tools until it expires, printed for the application to attach to
 // the model's calls (tools.WithGrant).
 //
-//	modelguard approve elevate -key alice.jwk -iss https://approvals.example.com -aud tools -sub model:coder -tool 'deploy.*' -approver alice@example.com -ttl 30m
+//	modelguard approve elevate -key alice.jwk -iss https://approvals.example.com -aud tools -sub model:coder -model-iss https://id.example.com -tool 'deploy.*' -approver alice@example.com -ttl 30m
 //
 // # help
 //

@@ -29,7 +29,7 @@ func TestCoding(t *testing.T) {
 		`human  alice@dev.example denies secrets.read`,
 		`model  deploy.run .*production.* ALLOW .*Bearer \[secret:deploy-token\]: 201 Created`,
 		`model  secrets.read .*prod/db-password.* DENY .*\(approval_required\)`,
-		`model  deploy.run .*production.* DENY .*the approval grant was already used`,
+		`model  deploy.run .*production.* DENY .*\(approval_required\): this call needs human approval; request apr-4 is pending`,
 	}
 	lines := strings.Split(strings.TrimSpace(got), "\n")
 	for i, r := range steps {

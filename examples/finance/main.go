@@ -112,6 +112,7 @@ type world struct {
 	approver *identity.Issuer // signs grants for the human approver
 	w        io.Writer
 	calls    int
+	approved map[string]string // argument digest → the request that approved it
 }
 
 func run(w io.Writer, dir string) error {
@@ -174,7 +175,8 @@ func (s *world) model(tool, args string) {
 
 // review is the human approver: each pending request shows who asks, for which
 // tool and with which arguments; the approver signs a grant for exactly that
-// call, valid for grantTTL.
+// call, valid for grantTTL, and refuses a request for a payment already approved
+// (a model retrying a call its single-use grant was spent on).
 func (s *world) review() error {
 	ctx := context.Background()
 	pending, err := s.queue.List(ctx, tools.StatusPending)
@@ -182,6 +184,14 @@ func (s *world) review() error {
 		return err
 	}
 	for _, req := range pending {
+		if first := s.approved[req.ArgsDigest]; first != "" {
+			if err := s.queue.Deny(ctx, req.ID, approver, "duplicate of "+first); err != nil {
+				return err
+			}
+			fmt.Fprintf(s.w, "%s human  %s denies %s: %s was approved and paid already\n", s.stamp(), approver, req.ID, first)
+			continue
+		}
+		s.approved[req.ArgsDigest] = req.ID
 		grant, err := tools.MintGrant(s.approver, tools.GrantSpec{ModelIssuer: req.Issuer, Subject: req.Subject,
 			Audience: []string{audience}, Tools: []string{req.Tool}, ArgsDigest: req.ArgsDigest,
 			Approver: approver, Request: req.ID, Expiry: s.clock.Now().Add(grantTTL)})
@@ -205,7 +215,7 @@ func (s *world) wait(d time.Duration) {
 func (s *world) stamp() string { return s.clock.Now().Format("15:04") }
 
 func setup(sink audit.Sink, w io.Writer) (*world, error) {
-	s := &world{clock: &clock{now: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)}, w: w}
+	s := &world{clock: &clock{now: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)}, w: w, approved: map[string]string{}}
 	var verifier, grants *identity.Verifier
 	var err error
 	if s.issuer, verifier, err = keyPair(issuerURL, s.clock.Now, identity.NewIssuer, identity.NewVerifier); err != nil {

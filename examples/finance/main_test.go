@@ -24,9 +24,10 @@ func TestFinance(t *testing.T) {
 		`.*?09:00 model  payments.initiate \{"invoice":"INV-7".*?DENY  .*?\(approval_required\): this call needs human approval; request apr-1 is pending` +
 		`.*?09:00 human  bob@finance.example approves apr-1: model:finance-1 payments.initiate \{"invoice":"INV-7".*?valid 15m0s` +
 		`.*?09:00 model  payments.initiate \{"invoice":"INV-7".*?ALLOW \{"payment":"PAY-1","status":"submitted"\}` +
-		`.*?09:00 model  payments.initiate \{"invoice":"INV-7".*?DENY  .*?the approval grant was already used` +
-		`.*?09:00 model  payments.initiate \{"invoice":"INV-8".*?DENY  .*?request apr-2 is pending` +
-		`.*?09:00 human  bob@finance.example approves apr-2` +
+		`.*?09:00 model  payments.initiate \{"invoice":"INV-7".*?DENY  .*?request apr-2 is pending` +
+		`.*?09:00 model  payments.initiate \{"invoice":"INV-8".*?DENY  .*?request apr-3 is pending` +
+		`.*?09:00 human  bob@finance.example denies apr-2: apr-1 was approved and paid already` +
+		`.*?09:00 human  bob@finance.example approves apr-3` +
 		`.*?09:20 \(the model comes back 20m0s later\)` +
 		`.*?09:20 model  payments.initiate \{"invoice":"INV-8".*?DENY  .*?\(approval_required\)` +
 		`.*?09:20 model  payments.initiate \{"invoice":"INV-9".*?DENY  .*?\(no_permit\)` +

@@ -115,6 +115,17 @@ func (q *Queue) Request(ctx context.Context, req tools.ApprovalRequest) (tools.A
 	if req.Time.IsZero() {
 		req.Time = q.now()
 	}
+	if r, err := q.pending(ctx, req); err == nil {
+		return r, nil // the same call is already waiting
+	}
+	var n int
+	if err := q.db.QueryRow(ctx, fmt.Sprintf(`SELECT count(*) FROM %s WHERE iss=$1 AND sub=$2 AND status='pending'`,
+		pgx.Identifier{q.requests}.Sanitize()), req.Issuer, req.Subject).Scan(&n); err != nil {
+		return tools.ApprovalRequest{}, fmt.Errorf("approvalpg: count requests: %w", err)
+	}
+	if n >= tools.MaxPendingRequests {
+		return tools.ApprovalRequest{}, fmt.Errorf("%w: %s has %d", tools.ErrTooManyRequests, req.Subject, n)
+	}
 	var args any
 	if len(req.Args) > 0 {
 		args = string(req.Args)
@@ -126,12 +137,17 @@ func (q *Queue) Request(ctx context.Context, req tools.ApprovalRequest) (tools.A
 	if err != nil {
 		return tools.ApprovalRequest{}, fmt.Errorf("approvalpg: file request: %w", err)
 	}
-	r, err := scan(q.db.QueryRow(ctx, fmt.Sprintf(`SELECT %s FROM %s WHERE iss=$1 AND sub=$2 AND tool=$3 AND args_digest=$4 AND status = 'pending'`,
-		columns, pgx.Identifier{q.requests}.Sanitize()), req.Issuer, req.Subject, req.Tool, req.ArgsDigest))
+	r, err := q.pending(ctx, req)
 	if err != nil {
 		return tools.ApprovalRequest{}, fmt.Errorf("approvalpg: read request: %w", err)
 	}
 	return r, nil
+}
+
+// pending returns the pending request for the same call as req.
+func (q *Queue) pending(ctx context.Context, req tools.ApprovalRequest) (tools.ApprovalRequest, error) {
+	return scan(q.db.QueryRow(ctx, fmt.Sprintf(`SELECT %s FROM %s WHERE iss=$1 AND sub=$2 AND tool=$3 AND args_digest=$4 AND status = 'pending'`,
+		columns, pgx.Identifier{q.requests}.Sanitize()), req.Issuer, req.Subject, req.Tool, req.ArgsDigest))
 }
 
 func nonNil(s []string) []string {

@@ -161,7 +161,7 @@ func TestApprovalAcrossInstances(t *testing.T) {
 		t.Fatalf("instance A without grant: %v", err)
 	}
 	req := *de.Approval
-	grant, err := tools.MintGrant(aiss, tools.GrantSpec{Subject: req.Subject, Audience: []string{"svc"}, Tools: []string{req.Tool},
+	grant, err := tools.MintGrant(aiss, tools.GrantSpec{ModelIssuer: req.Issuer, Subject: req.Subject, Audience: []string{"svc"}, Tools: []string{req.Tool},
 		ArgsDigest: req.ArgsDigest, Approver: "alice", Request: req.ID})
 	if err != nil {
 		t.Fatal(err)
