@@ -132,7 +132,15 @@ func TestWatchPolicy(t *testing.T) {
 		f.enf.WatchPolicy(ctx, []string{path}, policy.WatchOptions{Tick: tick}, func(err error) { errs <- err })
 		close(done)
 	}()
-	poll := func() { tick <- time.Time{}; tick <- time.Time{} } // the second send waits for the first poll to finish
+	poll := func() { // the second send waits for the first poll to finish
+		for range 2 {
+			select {
+			case tick <- time.Time{}:
+			case <-time.After(10 * time.Second):
+				t.Fatal("WatchPolicy stopped polling")
+			}
+		}
+	}
 	call := func() error { _, err := get(f.ctx(t, supportClaims()), ticketIn{}); return err }
 	next := func() error {
 		select {
@@ -164,7 +172,11 @@ func TestWatchPolicy(t *testing.T) {
 		t.Fatalf("after good reload: %v", err)
 	}
 	cancel()
-	<-done
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("WatchPolicy did not return after its context was cancelled")
+	}
 	if len(errs) != 0 {
 		t.Fatalf("unexpected errors: %v", <-errs)
 	}
