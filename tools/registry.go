@@ -103,7 +103,7 @@ func ModelText(err error) string {
 	case errors.As(err, &de):
 		return de.Error()
 	case errors.Is(err, ErrToolPanic):
-		return "the tool failed"
+		return "modelguard: the tool failed"
 	}
 	return err.Error()
 }

@@ -154,17 +154,7 @@ func requestContext(ctx context.Context, req *sdk.CallToolRequest) context.Conte
 // [tools.DeniedError.Error] (the tool, the reason code and the deciding rules'
 // messages); for a tool that panicked, only that it failed; for any other tool
 // error, its message, which the tool chose.
-func ErrorText(err error) string {
-	var de *tools.DeniedError
-	switch {
-	case errors.As(err, &de):
-		return de.Error()
-	case errors.Is(err, tools.ErrToolPanic):
-		return "modelguard: the tool failed"
-	default:
-		return err.Error()
-	}
-}
+func ErrorText(err error) string { return tools.ModelText(err) }
 
 func resultText(res *sdk.CallToolResult) string {
 	var parts []string

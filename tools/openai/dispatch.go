@@ -179,17 +179,7 @@ func withPrompt(ctx context.Context, prompt string) context.Context {
 // [tools.DeniedError.Error] (the tool, the reason code and the deciding rules'
 // messages); for a tool that panicked, only that it failed; for any other tool
 // error, its message, which the tool chose.
-func ErrorText(err error) string {
-	var de *tools.DeniedError
-	switch {
-	case errors.As(err, &de):
-		return de.Error()
-	case errors.Is(err, tools.ErrToolPanic):
-		return "modelguard: the tool failed"
-	default:
-		return err.Error()
-	}
-}
+func ErrorText(err error) string { return tools.ModelText(err) }
 
 // ResponseTools returns the Responses API function tools the identity in ctx
 // could be allowed to call: what to put in the request's Tools.
