@@ -103,7 +103,12 @@ func (g *Guard[In, Out]) Call(ctx context.Context, in In) (Out, error) {
 	c.decided(d)
 	switch {
 	case !d.Allowed:
-		return zero, g.deny(ctx, &c, denial(d))
+		de := denial(d)
+		if len(why) > 0 { // grants that were presented and did not help: for the operator
+			de.Reasons = append(slices.Clip(de.Reasons), why...)
+			c.ev.Reasons = de.Reasons
+		}
+		return zero, g.deny(ctx, &c, de)
 	case d.Obligations.Approval && gr == nil:
 		return zero, g.deny(ctx, &c, g.requestApproval(ctx, &c, claims, &in, d, why))
 	}
