@@ -8,9 +8,10 @@
 // drops in where the plain one was:
 //
 //	enf, _ := tools.NewEnforcer(verifier, set, sink, tools.Options{})
-//	getTicket, err := tools.Wrap(enf, tools.Tool{Name: "tickets.get"}, getTicket)
+//	guardedGetTicket, err := tools.Wrap(enf, tools.Tool{Name: "tickets.get"}, getTicket)
 //
-// Wrapping compiles the rules that cover the tool against its input type: a rule
+// Wrapping compiles the rules that cover the tool against its input type (a
+// struct or a pointer to one; policy sees its fields by their JSON names): a rule
 // that names a field the input does not have fails here, at start-up.
 //
 // # The call path
