@@ -121,9 +121,12 @@ func (g *Guard[In, Out]) Call(ctx context.Context, in In) (Out, error) {
 		ctl.release()
 		return zero, g.auditFailed(&c, err)
 	}
-	// Always set the secrets key, so a guarded tool called from inside another
-	// never sees the outer tool's secrets.
-	runCtx := context.WithValue(identity.NewContext(ctx, claims), secretsKey{}, ctl.secrets)
+	// Set the secrets key whenever ctx may carry an outer tool's secrets, so that a
+	// guarded tool called from inside another never sees them.
+	runCtx := identity.NewContext(ctx, claims)
+	if ctl.secrets != nil || ctx.Value(secretsKey{}) != nil {
+		runCtx = context.WithValue(runCtx, secretsKey{}, ctl.secrets)
+	}
 	out, runErr := g.run(runCtx, in)
 	return g.finish(ctx, &c, d.Obligations.Redact, ctl.secrets, out, runErr)
 }
