@@ -43,6 +43,9 @@ type Options struct {
 	Secrets SecretSource
 	// Limits bounds the memory of rate limits and budgets.
 	Limits LimitOptions
+	// Kill is checked on every call before policy (see [KillSwitch]); nil
+	// means no kill switch.
+	Kill KillSwitch
 }
 
 // Enforcer holds what every guard shares: the verifier, the policy and the audit

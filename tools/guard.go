@@ -97,6 +97,9 @@ func (g *Guard[In, Out]) Call(ctx context.Context, in In) (Out, error) {
 			Messages: []string{msg}, Reasons: []string{err.Error()}})
 	}
 	c.ev.Identity = identityOf(claims)
+	if de := g.e.stopped(ctx, claims, g.tool.Name); de != nil {
+		return zero, g.deny(ctx, &c, de)
+	}
 	pin := policy.Input{Identity: claims, Args: g.policyArgs(&in), Request: c.req}
 	d := prog.Decide(ctx, pin)
 	d, gr, why := g.elevate(ctx, prog, claims, &c, pin, d)
