@@ -19,6 +19,9 @@ const (
 	// PhasePolicy records a policy version being loaded, or rejected, by a running
 	// enforcer.
 	PhasePolicy Phase = "policy"
+	// PhaseKill records a kill switch being activated or lifted, and by whom
+	// (in Reasons; Code is "kill_activated" or "kill_lifted").
+	PhaseKill Phase = "kill"
 )
 
 // Decision values of [Event.Decision].
