@@ -7,6 +7,7 @@ require (
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/modelguard/modelguard v0.0.0
 	github.com/modelguard/modelguard/tools/approvalpg v0.0.0
+	github.com/modelguard/modelguard/tools/fleetpg v0.0.0
 	go.yaml.in/yaml/v3 v3.0.6
 	golang.org/x/mod v0.41.0
 )
@@ -30,4 +31,5 @@ require (
 replace (
 	github.com/modelguard/modelguard => ../..
 	github.com/modelguard/modelguard/tools/approvalpg => ../../tools/approvalpg
+	github.com/modelguard/modelguard/tools/fleetpg => ../../tools/fleetpg
 )
