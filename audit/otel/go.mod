@@ -1,9 +1,9 @@
 module github.com/modelguard/modelguard/audit/otel
 
-go 1.26.8
+go 1.26.0
 
 require (
-	github.com/modelguard/modelguard v0.0.0
+	github.com/modelguard/modelguard v0.1.0
 	go.opentelemetry.io/otel v1.47.0
 	go.opentelemetry.io/otel/metric v1.47.0
 	go.opentelemetry.io/otel/sdk v1.47.0
@@ -22,4 +22,3 @@ require (
 	golang.org/x/sys v0.48.0 // indirect
 )
 
-replace github.com/modelguard/modelguard => ../..

@@ -1,10 +1,10 @@
 module github.com/modelguard/modelguard/audit/postgres
 
-go 1.26.8
+go 1.26.0
 
 require (
 	github.com/jackc/pgx/v5 v5.12.0
-	github.com/modelguard/modelguard v0.0.0
+	github.com/modelguard/modelguard v0.1.0
 	golang.org/x/mod v0.41.0
 )
 
@@ -16,4 +16,3 @@ require (
 	golang.org/x/text v0.41.0 // indirect
 )
 
-replace github.com/modelguard/modelguard => ../..

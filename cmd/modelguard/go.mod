@@ -1,13 +1,13 @@
 module github.com/modelguard/modelguard/cmd/modelguard
 
-go 1.26.8
+go 1.26.0
 
 require (
 	github.com/go-jose/go-jose/v4 v4.1.9
 	github.com/jackc/pgx/v5 v5.12.0
-	github.com/modelguard/modelguard v0.0.0
-	github.com/modelguard/modelguard/tools/approvalpg v0.0.0
-	github.com/modelguard/modelguard/tools/fleetpg v0.0.0
+	github.com/modelguard/modelguard v0.1.0
+	github.com/modelguard/modelguard/tools/approvalpg v0.1.0
+	github.com/modelguard/modelguard/tools/fleetpg v0.1.0
 	go.yaml.in/yaml/v3 v3.0.6
 	golang.org/x/mod v0.41.0
 )
@@ -28,8 +28,3 @@ require (
 	google.golang.org/protobuf v1.36.10 // indirect
 )
 
-replace (
-	github.com/modelguard/modelguard => ../..
-	github.com/modelguard/modelguard/tools/approvalpg => ../../tools/approvalpg
-	github.com/modelguard/modelguard/tools/fleetpg => ../../tools/fleetpg
-)

@@ -1,17 +1,12 @@
 module github.com/modelguard/modelguard/examples/mcp
 
-go 1.26.8
-
-replace (
-	github.com/modelguard/modelguard => ../..
-	github.com/modelguard/modelguard/tools/mcp => ../../tools/mcp
-)
+go 1.26.0
 
 require (
 	github.com/go-jose/go-jose/v4 v4.1.9
 	github.com/modelcontextprotocol/go-sdk v1.8.0
-	github.com/modelguard/modelguard v0.0.0-00010101000000-000000000000
-	github.com/modelguard/modelguard/tools/mcp v0.0.0-00010101000000-000000000000
+	github.com/modelguard/modelguard v0.1.0
+	github.com/modelguard/modelguard/tools/mcp v0.1.0
 )
 
 require (

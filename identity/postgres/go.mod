@@ -1,12 +1,10 @@
 module github.com/modelguard/modelguard/identity/postgres
 
-go 1.26.8
-
-replace github.com/modelguard/modelguard => ../..
+go 1.26.0
 
 require (
 	github.com/jackc/pgx/v5 v5.12.0
-	github.com/modelguard/modelguard v0.0.0
+	github.com/modelguard/modelguard v0.1.0
 )
 
 require (

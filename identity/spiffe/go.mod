@@ -1,12 +1,10 @@
 module github.com/modelguard/modelguard/identity/spiffe
 
-go 1.26.8
-
-replace github.com/modelguard/modelguard => ../..
+go 1.26.0
 
 require (
 	github.com/go-jose/go-jose/v4 v4.1.9
-	github.com/modelguard/modelguard v0.0.0
+	github.com/modelguard/modelguard v0.1.0
 	github.com/spiffe/go-spiffe/v2 v2.9.0
 )
 

@@ -1,13 +1,11 @@
 module github.com/modelguard/modelguard/internal/peerbench
 
-go 1.26.8
-
-replace github.com/modelguard/modelguard => ../..
+go 1.26.0
 
 require (
 	github.com/cedar-policy/cedar-go v1.9.1
 	github.com/go-jose/go-jose/v4 v4.1.9
-	github.com/modelguard/modelguard v0.0.0-00010101000000-000000000000
+	github.com/modelguard/modelguard v0.1.0
 	github.com/open-policy-agent/opa v1.22.3
 )
 

@@ -1,10 +1,10 @@
 module github.com/modelguard/modelguard/tools/fleetpg
 
-go 1.26.8
+go 1.26.0
 
 require (
 	github.com/jackc/pgx/v5 v5.12.0
-	github.com/modelguard/modelguard v0.0.0
+	github.com/modelguard/modelguard v0.1.0
 )
 
 require (
@@ -26,4 +26,3 @@ require (
 	google.golang.org/protobuf v1.36.10 // indirect
 )
 
-replace github.com/modelguard/modelguard => ../..

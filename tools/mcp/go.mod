@@ -1,12 +1,10 @@
 module github.com/modelguard/modelguard/tools/mcp
 
-go 1.26.8
-
-replace github.com/modelguard/modelguard => ../..
+go 1.26.0
 
 require (
 	github.com/google/jsonschema-go v0.4.3
-	github.com/modelguard/modelguard v0.0.0-00010101000000-000000000000
+	github.com/modelguard/modelguard v0.1.0
 )
 
 require (

@@ -1,14 +1,12 @@
 module github.com/modelguard/modelguard/tools/mcpgo
 
-go 1.26.8
-
-replace github.com/modelguard/modelguard => ../..
+go 1.26.0
 
 require (
 	github.com/go-jose/go-jose/v4 v4.1.9
 	github.com/google/jsonschema-go v0.4.3
 	github.com/mark3labs/mcp-go v1.2.1
-	github.com/modelguard/modelguard v0.0.0-00010101000000-000000000000
+	github.com/modelguard/modelguard v0.1.0
 )
 
 require (

@@ -1,6 +1,6 @@
 module github.com/modelguard/modelguard/identity/spiffe/internal/spiretest/spirebin
 
-go 1.26.8
+go 1.26.0
 
 tool (
 	github.com/spiffe/spire/cmd/spire-agent
