@@ -19,7 +19,9 @@
 //
 // A rule covers tools by name or glob (path.Match syntax) and, optionally, by
 // labels. when is a CEL expression that must yield a bool (empty means true);
-// message is a CEL expression that yields the reason shown when the rule decides;
+// message is the reason shown when the rule decides: a CEL expression that yields
+// a string, or plain text where it is not CEL (text that does not parse, or a word
+// that names no variable: "path traversal is not allowed");
 // controls are free tags carried into every audit event the rule decides.
 //
 // A document may also set a mode for its rules and define variables: named

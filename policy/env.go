@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -213,4 +214,29 @@ func (n sizeHints) EstimateSize(node cost.AstNode) *cost.SizeEstimate {
 
 func (sizeHints) EstimateCallCost(string, string, *cost.AstNode, []cost.AstNode) *cost.CallEstimate {
 	return nil
+}
+
+// messageExpr returns the CEL expression for a rule's message. A message is CEL
+// when it parses as CEL and every name it starts from is declared (identity,
+// args, request, …): "'blocked for ' + identity.sub". Anything else — text that
+// does not parse ("path traversal is not allowed") or a bare word that names no
+// variable ("denied") — is plain text, compiled as a string literal. A message
+// that is CEL but wrong (a missing field, a wrong type) stays an error.
+func messageExpr(env *cel.Env, msg string) string {
+	if msg == "" {
+		return ""
+	}
+	parsed, iss := env.Parse(msg)
+	if iss.Err() != nil {
+		return strconv.Quote(msg)
+	}
+	if _, iss = env.Check(parsed); iss.Err() != nil {
+		for _, e := range iss.Errors() {
+			if !strings.HasPrefix(e.Message, "undeclared reference") {
+				return msg
+			}
+		}
+		return strconv.Quote(msg)
+	}
+	return msg
 }

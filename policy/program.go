@@ -83,7 +83,7 @@ func (s *Set) compileRule(env *cel.Env, r *Rule, tool string) (compiledRule, []e
 	}
 	c.asts[0], errs = compileExpr(env, s.opts, r, tool, r.When, r.WhenPos, cel.BoolType, inline)
 	var more []error
-	c.asts[1], more = compileExpr(env, s.opts, r, tool, r.Message, r.MessagePos, cel.StringType, inline)
+	c.asts[1], more = compileExpr(env, s.opts, r, tool, messageExpr(env, r.Message), r.MessagePos, cel.StringType, inline)
 	errs = append(errs, more...)
 	if r.Budget != nil {
 		c.asts[2], more = compileExpr(env, s.opts, r, tool, r.Budget.Expr, r.Budget.Pos, nil, inline)

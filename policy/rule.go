@@ -50,8 +50,10 @@ type Rule struct {
 	Labels []string
 	// When is a CEL expression that must evaluate to a bool; empty means true.
 	When string
-	// Message is a CEL expression that evaluates to a string, used as the reason
-	// when the rule decides a call; empty means a default message.
+	// Message is the reason shown when the rule decides a call: a CEL expression
+	// that evaluates to a string ("'blocked for ' + identity.sub"), or plain text
+	// when it is not CEL (it does not parse, or it names no declared variable:
+	// "path traversal is not allowed", "denied"). Empty means a default message.
 	Message string
 	// Controls are free tags (e.g. "NIST-CSF-PR.AA-05", "OWASP-NHI-02") recorded in
 	// every audit event the rule decides.
