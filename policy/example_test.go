@@ -51,7 +51,7 @@ rules:
 	fmt.Println(d.Reasons)
 	// Output:
 	// 12000 true [payments-small] []
-	// 90000 false [] [no rule permits payments.initiate]
+	// 90000 false [] [no rule permits payments.initiate: the conditions of the permit rules covering it were false (payments-small)]
 	// false [no-prod-payments-from-staging] [payments are disabled in staging]
 	// [forbid rule no-prod-payments-from-staging matched: payments are disabled in staging]
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	"cel.dev/cel-go/cel"
@@ -29,6 +30,10 @@ type Program struct {
 	toolVal *toolInfo
 	partial partial     // for MayAllow
 	cons    constraints // for Check
+	// noPermit is the operator's reason when no rule permits a call: which
+	// enforced permit rules cover the tool (their conditions were false), or
+	// that none does. Built once here, not per call.
+	noPermit []string
 }
 
 type compiledRule struct {
@@ -72,7 +77,26 @@ func (s *Set) Compile(t Tool) (*Program, error) {
 	if err := joinUnique(errs); err != nil {
 		return nil, err
 	}
+	p.noPermit = []string{noPermitReason(t.Name, p.rules)}
 	return p, nil
+}
+
+// noPermitReason says why a call that no rule permitted was denied, for the
+// operator: "no rule permits repo.read: permit rules repo-read-own (condition
+// false)" or "no rule permits repo.read: no permit rule covers it".
+func noPermitReason(tool string, rules []compiledRule) string {
+	var ids []string
+	for i := range rules {
+		r := rules[i].rule
+		if r.Effect == Permit && r.Mode != Shadow {
+			ids = append(ids, r.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return "no rule permits " + tool + ": no permit rule covers it"
+	}
+	return fmt.Sprintf("no rule permits %s: the conditions of the permit rules covering it were false (%s)",
+		tool, strings.Join(ids, ", "))
 }
 
 func (s *Set) compileRule(env *cel.Env, r *Rule, tool string) (compiledRule, []error) {
@@ -255,7 +279,7 @@ func (p *Program) Decide(ctx context.Context, in Input) Decision {
 		p.oblige(ctx, &d, act, permits)
 		shadowAllowed = shadowAllowed && d.Allowed // a failed budget denies both
 	default:
-		d.Reasons = []string{"no rule permits " + p.tool.Name}
+		d.Reasons = p.noPermit
 	}
 	d.ShadowAllowed = shadowAllowed
 	if len(d.Shadow) == 0 {

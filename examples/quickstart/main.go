@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	_ "embed"
 	"errors"
 	"flag"
@@ -13,6 +14,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/go-jose/go-jose/v4"
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/modelguard/modelguard/audit"
 	"github.com/modelguard/modelguard/identity"
@@ -67,7 +69,22 @@ func run(w io.Writer, dir string) error {
 	for _, f := range []string{logPath, logPath + ".hashes", logPath + ".checkpoint"} {
 		_ = os.Remove(f) // each run starts a fresh log
 	}
-	log, err := audit.OpenFile(logPath, audit.FileOptions{})
+	// The log's checkpoints are signed, so an investigator holding the verifier
+	// key (written beside the log) can tell the log was not rewritten. A real
+	// deployment makes this key once (modelguard audit keygen) and keeps it.
+	skey, vkey, err := note.GenerateKey(rand.Reader, "quickstart.modelguard.example/audit")
+	if err != nil {
+		return err
+	}
+	signer, err := note.NewSigner(skey)
+	if err != nil {
+		return err
+	}
+	pubPath := filepath.Join(dir, "modelguard-quickstart-audit.pub")
+	if err := os.WriteFile(pubPath, []byte(vkey+"\n"), 0o644); err != nil {
+		return err
+	}
+	log, err := audit.OpenFile(logPath, audit.FileOptions{Signer: signer})
 	if err != nil {
 		return err
 	}
@@ -113,7 +130,7 @@ func run(w io.Writer, dir string) error {
 		return err
 	}
 	fmt.Fprintf(w, "\nAudit log (%d records, one JSON object a line): %s\n", countRecords(logPath), logPath)
-	fmt.Fprintf(w, "Check it:  go run ./cmd/modelguard audit verify %s\n", logPath)
+	fmt.Fprintf(w, "Check it:  go run ./cmd/modelguard audit verify -key %s %s\n", pubPath, logPath)
 	fmt.Fprintf(w, "Query it:  go run ./cmd/modelguard audit query -session quickstart-session %s\n", logPath)
 	return nil
 }
