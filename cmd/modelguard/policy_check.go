@@ -50,7 +50,32 @@ func runPolicyCheck(args []string, stdout, stderr io.Writer) int {
 	}
 	n := len(set.Rules())
 	fmt.Fprintf(stdout, "ok: %d %s from %d %s, version %s\n", n, plural(n, "rule"), len(files), plural(len(files), "file"), set.Version())
+	if usesArgs(set.Rules()) {
+		fmt.Fprintln(stderr, argsNotChecked)
+	}
 	return exitOK
+}
+
+// argsNotChecked says what check could not do: the CLI has no Go input types.
+const argsNotChecked = `note: args.* fields were not type-checked: they take their types from each
+tool's Go input type. Check them where the types are, from go test:
+policytest.Run(t, set, []policy.Tool{{Name: "...", Input: reflect.TypeFor[In]()}}, ...)
+or build the guards (NewGuard fails on a field the input type lacks).`
+
+// usesArgs reports whether any rule's expressions mention args.
+func usesArgs(rules []policy.Rule) bool {
+	for _, r := range rules {
+		exprs := []string{r.When, r.Message}
+		for _, v := range r.Variables {
+			exprs = append(exprs, v.Expr)
+		}
+		for _, e := range exprs {
+			if strings.Contains(e, "args") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // checkTools compiles set for each tool and reports the rules that cover it.

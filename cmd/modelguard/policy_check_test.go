@@ -58,6 +58,8 @@ func TestPolicyCheck(t *testing.T) {
 	other := writeFile(t, dir, "other.yaml", otherPolicy)
 	misspelled := writeFile(t, dir, "misspelled.yaml", misspelledPolicy)
 	badType := writeFile(t, dir, "badtype.yaml", badTypePolicy)
+	// check cannot see the tools' Go input types: it says so on stderr.
+	argsNote := []string{"^note: args.\\* fields were not type-checked", "^tool's Go input type", "^policytest.Run", "^or build the guards"}
 	tests := []struct {
 		name       string
 		args       []string
@@ -66,9 +68,9 @@ func TestPolicyCheck(t *testing.T) {
 		wantStderr []string
 	}{
 		{name: "good file", args: []string{good}, wantCode: exitOK,
-			wantStdout: []string{"^ok: 3 rules from 1 file, version " + version(t, good) + "$"}},
+			wantStdout: []string{"^ok: 3 rules from 1 file, version " + version(t, good) + "$"}, wantStderr: argsNote},
 		{name: "two files", args: []string{good, other}, wantCode: exitOK,
-			wantStdout: []string{"^ok: 4 rules from 2 files, version " + version(t, good, other) + "$"}},
+			wantStdout: []string{"^ok: 4 rules from 2 files, version " + version(t, good, other) + "$"}, wantStderr: argsNote},
 		{name: "misspelled identity field", args: []string{misspelled}, wantCode: exitFail,
 			wantStderr: []string{"^" + regexp.QuoteMeta(misspelled) + `:5:\d+: rule tickets-read: .*agnet`}},
 		{name: "errors of several files, one per line", args: []string{misspelled, badType}, wantCode: exitFail,
@@ -87,7 +89,7 @@ func TestPolicyCheck(t *testing.T) {
 				`^tool payments.refund: no rule covers it: every call will be denied$`,
 				`^tool attachments.export: no-attachment-export \(forbid\); no permit rule: every call will be denied$`,
 				"^ok: 3 rules from 1 file, ",
-			}},
+			}, wantStderr: argsNote},
 		{name: "no files", args: nil, wantCode: exitUsage, wantStderr: []string{"no policy files given"}},
 		{name: "empty tool name", args: []string{"-tool", "=read", good}, wantCode: exitUsage,
 			wantStderr: []string{`invalid value "=read" for flag -tool`}},
