@@ -42,6 +42,17 @@ type VerifierOptions struct {
 	// absent, "JWT" or "JOSE".)
 	Type string
 
+	// Types, if set, is the set of accepted typ values instead of Type (setting
+	// both is an error), e.g. {"JWT", "at+jwt"}. Each is compared exactly; an
+	// empty value is an error (see AllowMissingType).
+	Types []string
+
+	// AllowMissingType also accepts a token whose protected header has no typ
+	// at all, as many identity providers emit. Off by default: a token without
+	// typ is refused with ErrType, so a token minted for another purpose by the
+	// same issuer is not taken for a model identity (RFC 8725 §3.11).
+	AllowMissingType bool
+
 	// MaxTokenSize is the longest token, in bytes, that Verify will look at; it
 	// is checked before any parsing. Zero means DefaultMaxTokenSize (8 KiB).
 	MaxTokenSize int
@@ -136,7 +147,19 @@ func (v *Verifier) setLimits(opts VerifierOptions) error {
 	}
 	v.maxLifetime = orDefault(opts.MaxLifetime, DefaultMaxLifetime)
 	v.maxSize = orDefault(opts.MaxTokenSize, DefaultMaxTokenSize)
-	v.types = []string{orDefault(opts.Type, DefaultType)}
+	switch {
+	case opts.Type != "" && len(opts.Types) > 0:
+		bad("both Type and Types set")
+	case slices.Contains(opts.Types, ""):
+		bad("an empty value in Types (use AllowMissingType to accept a token without typ)")
+	case len(opts.Types) > 0:
+		v.types = slices.Clone(opts.Types)
+	default:
+		v.types = []string{orDefault(opts.Type, DefaultType)}
+	}
+	if opts.AllowMissingType {
+		v.types = append(v.types, "")
+	}
 	return errors.Join(errs...)
 }
 

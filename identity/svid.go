@@ -32,9 +32,9 @@ func (f BundlesFunc) Keys(ctx context.Context, trustDomain string) (Keys, error)
 	return f(ctx, trustDomain)
 }
 
-// SVIDTypes are the typ header values a JWT-SVID may carry (JWT-SVID §2.3);
-// the header may also have no typ at all.
-var SVIDTypes = []string{"JWT", "JOSE"}
+// svidTypes are the typ header values a JWT-SVID may carry (JWT-SVID §2.3);
+// the header may also have no typ at all. Unexported: no importer may widen it.
+var svidTypes = []string{"JWT", "JOSE"}
 
 // NewSVIDVerifier returns a verifier of SPIFFE JWT-SVIDs for audience. The
 // key set is picked by the trust domain of the token's sub (never merged
@@ -57,14 +57,14 @@ func NewSVIDVerifier(audience string, bundles Bundles, opts VerifierOptions) (*V
 	if bundles == nil {
 		errs = append(errs, fmt.Errorf("identity: SVID verifier needs bundles: %w", ErrConfig))
 	}
-	svidTypes := opts.Type == ""
+	defaultTypes := opts.Type == "" && len(opts.Types) == 0
 	v, more := newVerifier("", audience, opts)
 	if err := errors.Join(append(errs, more...)...); err != nil {
 		return nil, err
 	}
 	v.bundles = bundles
-	if svidTypes {
-		v.types = append([]string{""}, SVIDTypes...)
+	if defaultTypes {
+		v.types = append([]string{""}, svidTypes...)
 	}
 	return v, nil
 }
