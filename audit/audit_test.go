@@ -59,7 +59,7 @@ func TestMemoryNumbersEvents(t *testing.T) {
 func TestFileAppendsAndContinues(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "audit.jsonl")
-	f, err := audit.OpenFile(path, audit.FileOptions{Sync: true})
+	f, err := audit.OpenFile(path, audit.FileOptions{Durability: audit.SyncEach})
 	if err != nil {
 		t.Fatal(err)
 	}

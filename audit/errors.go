@@ -19,7 +19,7 @@ var (
 	ErrQueueFull = errors.New("audit: queue full")
 )
 
-// Errors of logs at rest. [Verify] and [Checker] report each as the Err of a
+// Errors of logs at rest. [Log.Verify] and [Checker] report each as the Err of a
 // [*VerifyError] that names the first bad record.
 var (
 	// ErrCorrupt reports an audit log that cannot be read back as a sequence of

@@ -47,8 +47,6 @@ func (d Durability) String() string {
 // unsigned checkpoints every 10,000 records or 10 seconds, no rotation.
 type FileOptions struct {
 	Durability Durability
-	// Sync, if set, is shorthand for Durability: SyncEach.
-	Sync bool
 	// Perm is the mode of newly created files; 0 means 0o600.
 	Perm os.FileMode
 
@@ -89,9 +87,6 @@ type FileOptions struct {
 }
 
 func (o *FileOptions) defaults() {
-	if o.Sync {
-		o.Durability = SyncEach
-	}
 	if o.Perm == 0 {
 		o.Perm = 0o600
 	}

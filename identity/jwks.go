@@ -20,7 +20,7 @@ const (
 	DefaultMinRefresh  = 30 * time.Second
 	DefaultMaxRefresh  = 15 * time.Minute
 	DefaultMaxStale    = time.Hour
-	DefaultJWKSTimeout = 10 * time.Second
+	defaultJWKSTimeout = 10 * time.Second
 )
 
 // RemoteKeysOptions tunes a [RemoteKeys]. The zero value is the default.
@@ -103,7 +103,7 @@ func NewRemoteKeys(rawURL string, opts RemoteKeysOptions) (*RemoteKeys, error) {
 		return nil, err
 	}
 	if r.client == nil {
-		r.client = &http.Client{Timeout: DefaultJWKSTimeout, CheckRedirect: noRedirects}
+		r.client = &http.Client{Timeout: defaultJWKSTimeout, CheckRedirect: noRedirects}
 	}
 	if r.now == nil {
 		r.now = time.Now

@@ -39,7 +39,7 @@ func (r *RemoteKeys) fetch(ctx context.Context, prev *remoteState) *remoteState 
 }
 
 func (r *RemoteKeys) get(ctx context.Context, etag string) (*http.Response, error) {
-	ctx, cancel := context.WithTimeout(ctx, DefaultJWKSTimeout)
+	ctx, cancel := context.WithTimeout(ctx, defaultJWKSTimeout)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.url, nil)
 	if err != nil {
 		cancel()

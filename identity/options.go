@@ -16,7 +16,7 @@ const (
 	DefaultMaxLifetime  = time.Hour
 	DefaultType         = "mg+jwt"
 	DefaultMaxTokenSize = 8 << 10
-	DefaultCacheSize    = 10000
+	defaultCacheSize    = 10000
 )
 
 // VerifierOptions tunes a [Verifier]. The zero value is the safe default for a
@@ -61,7 +61,7 @@ type VerifierOptions struct {
 	Now func() time.Time
 
 	// CacheSize is the number of verified tokens kept for reuse (see "Caching"
-	// in the package documentation). Zero means DefaultCacheSize (10000);
+	// in the package documentation). Zero means 10,000;
 	// negative disables the cache.
 	CacheSize int
 
@@ -106,7 +106,7 @@ func newVerifier(issuer, audience string, opts VerifierOptions) (*Verifier, []er
 		v.now = time.Now
 	}
 	if opts.CacheSize >= 0 && !opts.OneTime {
-		v.cache = newCache(orDefault(opts.CacheSize, DefaultCacheSize))
+		v.cache = newCache(orDefault(opts.CacheSize, defaultCacheSize))
 	}
 	return v, nil
 }

@@ -23,7 +23,8 @@ type GrantSpec struct {
 	// ModelIssuer and Subject name the model identity the grant is for; both are
 	// required, so that a grant cannot apply to a namesake from another issuer.
 	ModelIssuer, Subject string
-	// Audience is the enforcer audience the grant is for (GrantOptions.Verifier).
+	// Audience is the audience the grant is for: the one the enforcer's grant
+	// verifier (ApprovalOptions.Verifier, see [NewGrantVerifier]) requires.
 	Audience []string
 	// Tools the grant covers: names or globs (path.Match).
 	Tools []string

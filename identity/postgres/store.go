@@ -23,26 +23,26 @@ type DB interface {
 
 // Defaults of [Options].
 const (
-	DefaultSchema         = "modelguard"
-	DefaultPurgeInterval  = time.Minute
-	DefaultMaxRevocations = 100000
+	defaultSchema         = "modelguard"
+	defaultPurgeInterval  = time.Minute
+	defaultMaxRevocations = 100000
 )
 
 // Options tunes a [Store]. The zero value is the default.
 type Options struct {
-	// Schema holds the store's tables. Empty means DefaultSchema
+	// Schema holds the store's tables. Empty means
 	// ("modelguard"). It must be a plain identifier: letters, digits and
 	// underscores, not starting with a digit.
 	Schema string
 	// PurgeInterval is how often a Use call also deletes the used token ids
 	// and revocations that have expired, so the tables stay bounded by the
-	// tokens live at once. Zero means DefaultPurgeInterval (1m); negative
+	// tokens live at once. Zero means one minute; negative
 	// leaves purging to [Store.Purge].
 	PurgeInterval time.Duration
 	// MaxRevocations bounds the revocations in force that Revocations will
 	// return; past it, it fails (and verifiers refuse tokens with
 	// identity.ErrStore) rather than hand over a partial list. Zero means
-	// DefaultMaxRevocations.
+	// 100,000.
 	MaxRevocations int
 	// Now is the clock. Nil means time.Now.
 	Now func() time.Time
@@ -67,7 +67,7 @@ var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
 func New(db DB, opts Options) (*Store, error) {
 	schema := opts.Schema
 	if schema == "" {
-		schema = DefaultSchema
+		schema = defaultSchema
 	}
 	var errs []error
 	if db == nil {
@@ -88,10 +88,10 @@ func New(db DB, opts Options) (*Store, error) {
 		purgeEvery:     opts.PurgeInterval,
 		maxRevocations: opts.MaxRevocations}
 	if s.purgeEvery == 0 {
-		s.purgeEvery = DefaultPurgeInterval
+		s.purgeEvery = defaultPurgeInterval
 	}
 	if s.maxRevocations == 0 {
-		s.maxRevocations = DefaultMaxRevocations
+		s.maxRevocations = defaultMaxRevocations
 	}
 	if s.now == nil {
 		s.now = time.Now
