@@ -30,9 +30,9 @@ const (
 
 // Options tunes a [Store]. The zero value is the default.
 type Options struct {
-	// Schema holds the store's tables. Empty means
-	// ("modelguard"). It must be a plain identifier: letters, digits and
-	// underscores, not starting with a digit.
+	// Schema holds the store's tables. Empty means "modelguard". It must be a
+	// plain identifier: letters, digits and underscores, not starting with a
+	// digit.
 	Schema string
 	// PurgeInterval is how often a Use call also deletes the used token ids
 	// and revocations that have expired, so the tables stay bounded by the
