@@ -17,7 +17,9 @@
 //	    tools: ["attachments.export"]
 //	    message: "'attachment export is blocked for ' + identity.sub"
 //
-// A rule covers tools by name or glob (path.Match syntax) and, optionally, by
+// A rule covers tools by name or glob ([MatchTool]: '*' is any run of characters,
+// '/' included, since tool names are not paths; '?' one character; '\' escapes)
+// and, optionally, by
 // labels. when is a CEL expression that must yield a bool (empty means true);
 // message is the reason shown when the rule decides: a CEL expression that yields
 // a string, or plain text where it is not CEL (text that does not parse, or a word

@@ -2,7 +2,6 @@ package policy
 
 import (
 	"fmt"
-	"path"
 	"regexp"
 	"slices"
 	"strings"
@@ -53,7 +52,7 @@ func lintCoverage(r *Rule, registered []Tool) []Warning {
 		}
 		matched := false
 		for _, t := range registered {
-			ok, _ := path.Match(pat, t.Name)
+			ok := MatchTool(pat, t.Name)
 			matched = matched || ok
 		}
 		if !matched {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -199,6 +200,11 @@ func (p *parser) rule(n *yaml.Node) Rule {
 			r.Labels = p.strs(v, r.ID)
 		case "when":
 			r.When, r.WhenPos = p.str(v, r.ID), p.exprPos(v)
+			if v.Tag == "!!null" || strings.TrimSpace(r.When) == "" {
+				// A template that rendered nothing must not become "always":
+				// only an absent when means true.
+				p.fail(v, r.ID, "when is present but empty: write a condition, or remove when to cover every call")
+			}
 		case "message":
 			r.Message, r.MessagePos = p.str(v, r.ID), p.exprPos(v)
 		case "controls":

@@ -255,7 +255,7 @@ func TestLoadErrors(t *testing.T) {
 			src: "rules:\n  - id: r6\n    effect: allow\n    tools: [a]\n", wantMsg: []string{"test.yaml:2:5", "effect"}},
 		{name: "missing id", want: policy.ErrInvalid, src: "rules:\n  - effect: permit\n    tools: [a]\n", wantMsg: []string{"no id"}},
 		{name: "no tools", want: policy.ErrInvalid, src: "rules:\n  - id: r7\n    effect: permit\n", wantMsg: []string{"covers no tool"}},
-		{name: "bad glob", want: policy.ErrInvalid, src: "rules:\n  - {id: r8, effect: permit, tools: ['a[']}\n", wantMsg: []string{"bad tool pattern"}},
+		{name: "bad glob", want: policy.ErrInvalid, src: "rules:\n  - {id: r8, effect: permit, tools: ['a\\']}\n", wantMsg: []string{"bad tool pattern"}},
 		{name: "duplicate id", want: policy.ErrInvalid,
 			src: "rules:\n  - {id: d, effect: permit, tools: [a]}\n  - {id: d, effect: forbid, tools: [a]}\n", wantMsg: []string{"test.yaml:3:5", "duplicate rule id", "test.yaml:2:5"}},
 		{name: "unknown key", want: policy.ErrSyntax,

@@ -2,7 +2,6 @@ package policy
 
 import (
 	"fmt"
-	"path"
 	"slices"
 )
 
@@ -43,7 +42,8 @@ type Rule struct {
 	// Effect is Permit or Forbid.
 	Effect Effect
 	// Tools are the tool names the rule covers; each may be a glob in the syntax of
-	// path.Match ("tickets.*"). A rule with no tools covers no tool.
+	// tool-name globs ("tickets.*", "*": see [MatchTool]; tool names are not
+	// paths, so "*" covers "fs/delete"). A rule with no tools covers no tool.
 	Tools []string
 	// Labels, when set, narrow the rule to tools that carry every one of them.
 	// A rule may also cover tools by labels alone (Tools empty, Labels set).
@@ -118,7 +118,7 @@ func (r *Rule) Covers(name string, labels []string) bool {
 		return len(r.Labels) > 0
 	}
 	for _, pat := range r.Tools {
-		if ok, _ := path.Match(pat, name); ok {
+		if MatchTool(pat, name) {
 			return true
 		}
 	}
@@ -141,7 +141,7 @@ func (r *Rule) check() []error {
 		bad("rule covers no tool: set tools or labels")
 	}
 	for _, pat := range r.Tools {
-		if _, err := path.Match(pat, ""); err != nil || pat == "" {
+		if ValidPattern(pat) != nil {
 			bad("bad tool pattern %q", pat)
 		}
 	}

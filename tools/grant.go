@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -26,7 +25,7 @@ type GrantSpec struct {
 	// Audience is the audience the grant is for: the one the enforcer's grant
 	// verifier (ApprovalOptions.Verifier, see [NewGrantVerifier]) requires.
 	Audience []string
-	// Tools the grant covers: names or globs (path.Match).
+	// Tools the grant covers: names or tool-name globs ([policy.MatchTool]).
 	Tools []string
 	// ArgsDigest binds the grant to the exact arguments of one call
 	// (audit.Digest of them). Leave empty for an elevation.
@@ -63,6 +62,11 @@ func NewGrantVerifier(issuer, audience string, keys identity.Keys, opts identity
 func MintGrant(iss *identity.Issuer, s GrantSpec) (string, error) {
 	if s.ModelIssuer == "" || s.Subject == "" || len(s.Tools) == 0 || s.Approver == "" {
 		return "", errors.New("tools: a grant needs the model's issuer and subject, tools and an approver")
+	}
+	for _, p := range s.Tools {
+		if err := policy.ValidPattern(p); err != nil {
+			return "", fmt.Errorf("tools: grant tools: %w", err)
+		}
 	}
 	if !s.Reusable && s.ArgsDigest == "" && s.Constraint == "" {
 		return "", errors.New("tools: a single-use grant must bind the arguments (ArgsDigest) or constrain them")
@@ -140,7 +144,7 @@ func (g *grant) applies(ctx context.Context, prog *policy.Program, who *identity
 
 func (g *grant) covers(tool string) bool {
 	for _, p := range g.tools {
-		if ok, _ := path.Match(p, tool); ok {
+		if policy.MatchTool(p, tool) {
 			return true
 		}
 	}
