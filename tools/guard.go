@@ -37,8 +37,9 @@ type Func[In, Out any] func(ctx context.Context, in In) (Out, error)
 type Guard[In, Out any] struct {
 	e     *Enforcer
 	tool  Tool
-	idx   int  // registration index: this guard's program in each generation
-	ptrIn bool // In is a pointer type: policy gets it as is, not a pointer to it
+	idx   int                      // registration index: this guard's program in each generation
+	ptrIn bool                     // In is a pointer type: policy gets it as is, not a pointer to it
+	utf8  func(reflect.Value) bool // nil: In holds no string
 	fn    Func[In, Out]
 }
 
@@ -57,7 +58,8 @@ func NewGuard[In, Out any](e *Enforcer, t Tool, fn Func[In, Out]) (*Guard[In, Ou
 	if err != nil {
 		return nil, err
 	}
-	return &Guard[In, Out]{e: e, tool: t, idx: idx, fn: fn, ptrIn: reflect.TypeFor[In]().Kind() == reflect.Pointer}, nil
+	return &Guard[In, Out]{e: e, tool: t, idx: idx, fn: fn, ptrIn: reflect.TypeFor[In]().Kind() == reflect.Pointer,
+		utf8: utf8Checker(reflect.TypeFor[In]())}, nil
 }
 
 // Wrap is [NewGuard] returning the guarded function itself, so that it drops in
@@ -178,6 +180,10 @@ func (g *Guard[In, Out]) digestArgs(ev *audit.Event, in *In) error {
 	if g.ptrIn && reflect.ValueOf(*in).IsNil() {
 		ev.ArgsDigest = audit.DigestBytes([]byte("null"))
 		return errors.New("arguments are a nil pointer")
+	}
+	if g.utf8 != nil && !g.utf8(reflect.ValueOf(in).Elem()) {
+		ev.ArgsDigest, _, _ = audit.DigestLen(in)
+		return errors.New("arguments hold a string that is not valid UTF-8")
 	}
 	var n int
 	var err error

@@ -74,6 +74,8 @@ func (g *Guard[In, Out]) CallJSON(ctx context.Context, args json.RawMessage) (js
 	return b, nil
 }
 
+// decodeStrict decodes args into v after [checkStrict] has refused every input
+// that encoding/json would read leniently.
 func decodeStrict(args json.RawMessage, v any) error {
 	switch a := bytes.TrimSpace(args); {
 	case len(a) == 0:
@@ -81,15 +83,12 @@ func decodeStrict(args json.RawMessage, v any) error {
 	case bytes.Equal(a, []byte("null")):
 		return errors.New("arguments are null")
 	}
-	dec := json.NewDecoder(bytes.NewReader(args))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	if err := checkStrict(args, reflect.TypeOf(v).Elem()); err != nil {
 		return err
 	}
-	if dec.More() {
-		return errors.New("trailing data after the arguments")
-	}
-	return nil
+	dec := json.NewDecoder(bytes.NewReader(args))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
 }
 
 // ModelText is the text of err that may be shown to a model: a denial's own
