@@ -40,6 +40,7 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) int {
 	var keyArgs listFlag
 	fset.Var(&keyArgs, "key", "checkpoint verifier `key` or key file (repeatable)")
 	cpFile := fset.String("checkpoint", "", "a trusted signed checkpoint `file` the log must extend")
+	noCheckpoint := fset.Bool("allow-no-checkpoint", false, "with -key, warn instead of failing when the log has no checkpoint to check")
 	proofFile := fset.String("proof", "", "check the proof in `file` instead of a log")
 	pos, code, ok := parseFlags(fset, args, stdout, stderr)
 	if !ok {
@@ -67,10 +68,10 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) int {
 			return fail(stderr, fset.Name(), err)
 		}
 	}
-	return verifyLog(fset.Name(), pos[0], opts, stdout, stderr)
+	return verifyLog(fset.Name(), pos[0], opts, *noCheckpoint, stdout, stderr)
 }
 
-func verifyLog(name, path string, opts audit.VerifyOptions, stdout, stderr io.Writer) int {
+func verifyLog(name, path string, opts audit.VerifyOptions, allowNoCheckpoint bool, stdout, stderr io.Writer) int {
 	l, err := audit.OpenLog(path)
 	if err != nil {
 		return fail(stderr, name, err)
@@ -90,6 +91,18 @@ func verifyLog(name, path string, opts audit.VerifyOptions, stdout, stderr io.Wr
 	}
 	if res.Trusted != nil {
 		fmt.Fprintf(stdout, "extends trusted checkpoint: %d records of %s\n", res.Trusted.Size, res.Trusted.Origin)
+	}
+	switch {
+	case res.Latest == nil && opts.Keys != nil && !allowNoCheckpoint:
+		fmt.Fprintf(stderr, "%s: %s: no checkpoint, so -key checked nothing: the log was never closed or checkpointed,"+
+			" or its checkpoint file is missing (-allow-no-checkpoint to accept)\n", name, path)
+		return exitFail
+	case res.Latest == nil:
+		fmt.Fprintf(stderr, "warning: %s has no checkpoint: nothing signed covers its records"+
+			" (a log never closed or checkpointed, or its checkpoint file is missing)\n", path)
+	case uint64(res.Latest.Size) < res.Records:
+		fmt.Fprintf(stderr, "warning: the last %d records come after the latest checkpoint: no signature covers them yet\n",
+			res.Records-uint64(res.Latest.Size))
 	}
 	if res.Torn != nil {
 		fmt.Fprintf(stderr, "warning: %s ends with a torn record at offset %d (%d bytes), left by a crash;"+

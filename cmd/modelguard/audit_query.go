@@ -5,9 +5,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/modelguard/modelguard/audit"
 )
@@ -32,18 +35,18 @@ func (q *queryFlags) register(fset *flag.FlagSet) {
 		p          *string
 		name, help string
 	}{
-		{&q.f.Subject, "subject", "identity subject (sub)"},
-		{&q.f.Agent, "agent", "agent id (gen_ai.agent.id)"},
-		{&q.f.Model, "model", "model name (gen_ai.request.model)"},
-		{&q.f.Tenant, "tenant", "tenant"},
-		{&q.f.Tool, "tool", "tool name"},
-		{&q.f.Decision, "decision", "allow or deny"},
-		{&q.f.Rule, "rule", "a rule id that decided"},
-		{&q.f.Session, "session", "conversation id (gen_ai.conversation.id)"},
-		{&q.f.Prompt, "prompt", "prompt id"},
-		{&q.f.Call, "call", "tool call id"},
+		{&q.f.Subject, "subject", "this identity subject (sub)"},
+		{&q.f.Agent, "agent", "this agent id (gen_ai.agent.id)"},
+		{&q.f.Model, "model", "this model name (gen_ai.request.model)"},
+		{&q.f.Tenant, "tenant", "this tenant"},
+		{&q.f.Tool, "tool", "this tool name"},
+		{&q.f.Decision, "decision", "this decision: allow or deny"},
+		{&q.f.Rule, "rule", "this rule id among the rules that decided"},
+		{&q.f.Session, "session", "this conversation id (gen_ai.conversation.id)"},
+		{&q.f.Prompt, "prompt", "this prompt id"},
+		{&q.f.Call, "call", "this tool call id"},
 	} {
-		fset.StringVar(s.p, s.name, "", "only events with this "+s.help)
+		fset.StringVar(s.p, s.name, "", "only events with "+s.help)
 	}
 	fset.StringVar(&q.since, "since", "", "only events at or after `TIME`")
 	fset.StringVar(&q.until, "until", "", "only events before `TIME`")
@@ -104,7 +107,7 @@ func newTimeline(w io.Writer, asJSON bool) *timeline {
 		return &timeline{enc: json.NewEncoder(w)}
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TIME\tSEQ\tSESSION\tPROMPT\tCALL\tAGENT\tTOOL\tPHASE\tDECISION\tRULES\tOUTCOME\tOUTPUT")
+	fmt.Fprintln(tw, "TIME\tSEQ\tSESSION\tPROMPT\tCALL\tAGENT\tTOOL\tPHASE\tDECISION\tRULES\tOUTCOME\tOUTPUT\tREASON")
 	return &timeline{tw: tw}
 }
 
@@ -121,10 +124,10 @@ func (t *timeline) print(e audit.Event) error {
 	if e.ErrorType != "" && e.Outcome != audit.OutcomeDenied {
 		outcome += " (" + e.ErrorType + ")"
 	}
-	_, err := fmt.Fprintf(t.tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+	_, err := fmt.Fprintf(t.tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
 		e.Time.UTC().Format(time.RFC3339Nano), e.Seq, dash(e.SessionID), dash(e.PromptID), dash(e.CallID),
-		dash(e.Identity.Agent), dash(e.Tool), e.Phase, dash(decision), dash(strings.Join(e.Rules, ",")),
-		dash(outcome), dash(short(e.OutputDigest)))
+		dash(e.Identity.Agent), dash(e.Tool), dash(string(e.Phase)), dash(decision), dash(strings.Join(e.Rules, ",")),
+		dash(outcome), dash(short(e.OutputDigest)), dash(strings.Join(e.Reasons, "; ")))
 	return err
 }
 
@@ -135,11 +138,36 @@ func (t *timeline) flush(stderr io.Writer) {
 	fmt.Fprintf(stderr, "%d %s\n", t.events, plural(t.events, "event"))
 }
 
+// dash is a table cell: "-" for nothing, and every field escaped, since the log
+// holds what models and callers sent (a tool name with no token behind it): a
+// control character, an ANSI escape, a tab, CR, a line or paragraph separator,
+// a bidirectional override or invalid UTF-8 is written as a Go escape, so no
+// record can paint forged rows or colours on an investigator's terminal.
 func dash(s string) string {
 	if s == "" {
 		return "-"
 	}
-	return s
+	return cell(s)
+}
+
+func cell(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r == '\\':
+			b.WriteString(`\\`)
+		case !unicode.IsPrint(r):
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteRune(r)
+		}
+		i += size
+	}
+	return b.String()
 }
 
 // short abbreviates a digest for the table; -json has it whole.

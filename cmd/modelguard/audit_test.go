@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"golang.org/x/mod/sumdb/note"
 
@@ -143,4 +146,54 @@ func mustRead(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestQueryCellEscapes: whatever a field holds, a table cell is one line of
+// printable characters with no terminal escape, and distinct fields stay
+// distinct (the escaping is reversible by strconv.Unquote).
+func TestQueryCellEscapes(t *testing.T) {
+	t.Parallel()
+	hostile := []string{"\x1b[2J\x1b[31mallow", "a\rforged row", "a\nb", "x\u2028y", "x\u2029y", "\u202etxt", "tab\there", "\xff\xfe", `back\slash`, "\x00", "é ok"}
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 2000 {
+		b := make([]byte, r.IntN(12))
+		for i := range b {
+			b[i] = byte(r.IntN(256))
+		}
+		hostile = append(hostile, string(b))
+	}
+	for _, s := range hostile {
+		c := cell(s)
+		for _, r := range c {
+			if !unicode.IsPrint(r) || r == '\t' {
+				t.Fatalf("cell(%q) = %q holds %U", s, c, r)
+			}
+		}
+		back, err := strconv.Unquote(`"` + strings.ReplaceAll(c, `"`, `\"`) + `"`)
+		if err != nil || back != s {
+			t.Fatalf("cell(%q) = %q does not read back (%q, %v)", s, c, back, err)
+		}
+	}
+}
+
+// verify -key on a log whose checkpoint file is gone checked no signature: it
+// says so and fails, unless -allow-no-checkpoint makes it a warning.
+func TestAuditVerifyMissingCheckpoint(t *testing.T) {
+	t.Parallel()
+	logPath, pub := auditLog(t, 4)
+	if err := os.Remove(logPath + ".checkpoint"); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, "audit", "verify", "-key", pub, logPath)
+	if code != exitFail || !strings.Contains(errOut, "no checkpoint, so -key checked nothing") {
+		t.Fatalf("exit %d, stdout %q, stderr %q: want a failure naming the missing checkpoint", code, out, errOut)
+	}
+	code, _, errOut = runCLI(t, "audit", "verify", "-key", pub, "-allow-no-checkpoint", logPath)
+	if code != exitOK || !strings.Contains(errOut, "warning:") || !strings.Contains(errOut, "no checkpoint") {
+		t.Fatalf("-allow-no-checkpoint: exit %d, stderr %q", code, errOut)
+	}
+	code, _, errOut = runCLI(t, "audit", "verify", logPath)
+	if code != exitOK || !strings.Contains(errOut, "no checkpoint") {
+		t.Fatalf("without -key: exit %d, stderr %q: want a warning", code, errOut)
+	}
 }
