@@ -115,6 +115,11 @@ func noRedirects(*http.Request, []*http.Request) error {
 	return errors.New("identity: JWK Set endpoint redirected; give the final URL")
 }
 
+// CheckRemoteURL applies the rule of remote key sets to anything else a guard
+// fetches over HTTP (such as policy bundles): https, or http to a loopback
+// address; anything else is an error wrapping [ErrConfig].
+func CheckRemoteURL(rawURL string) error { return checkJWKSURL(rawURL) }
+
 // checkJWKSURL accepts https URLs, and http ones whose host is a loopback
 // address.
 func checkJWKSURL(rawURL string) error {

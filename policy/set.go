@@ -121,6 +121,18 @@ func (s *Set) Rules() []Rule { return cloneRules(s.rules) }
 // have the same version, wherever they were loaded from.
 func (s *Set) Version() string { return s.version }
 
+// WithVersion returns a copy of s whose [Set.Version] is v instead of its
+// content digest: a signed bundle's version, so that every decision names the
+// bundle it was made under. v must not be empty.
+func (s *Set) WithVersion(v string) (*Set, error) {
+	if s == nil || v == "" {
+		return nil, errors.New("policy: WithVersion needs a set and a non-empty version")
+	}
+	c := *s
+	c.version = v
+	return &c, nil
+}
+
 func version(rules []Rule) string {
 	cs := make([]Rule, len(rules))
 	for i, r := range rules {

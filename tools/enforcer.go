@@ -153,6 +153,17 @@ func (e *Enforcer) SetPolicy(ctx context.Context, set *policy.Set) error {
 	return errors.Join(err, e.recordPolicy(ctx, set.Version(), err))
 }
 
+// RejectPolicy records in the audit log that a policy version was refused
+// before it could reach [Enforcer.SetPolicy] (a bundle with a bad signature, or
+// older than the running one); the policy in force does not change. It returns
+// an error only if the event could not be recorded.
+func (e *Enforcer) RejectPolicy(ctx context.Context, version string, reason error) error {
+	if reason == nil {
+		reason = errors.New("rejected")
+	}
+	return e.recordPolicy(ctx, version, reason)
+}
+
 // recordPolicy records a policy load (or a rejected one) in the audit log.
 func (e *Enforcer) recordPolicy(ctx context.Context, version string, loadErr error) error {
 	ev := audit.Event{ID: e.idPrefix + "policy-" + strconv.FormatUint(e.ids.Add(1), 10), Time: e.now(),

@@ -41,6 +41,7 @@ func commands() []command {
 			{name: "test", summary: "run YAML policy test cases and report rule coverage", run: runPolicyTest},
 			{name: "explain", summary: "show how every rule decides one call", run: runPolicyExplain},
 			{name: "replay", summary: "re-decide an audit log's calls under a new policy", run: runPolicyReplay},
+			{name: "bundle", summary: "build, sign and verify signed policy bundles", sub: bundleCommands()},
 		}},
 		{name: "audit", summary: "verify, prove and query tamper-evident audit logs", sub: auditCommands()},
 		{name: "approve", summary: "list, grant and deny human approval requests", sub: []command{
