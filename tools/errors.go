@@ -25,6 +25,10 @@ var (
 	ErrToolPanic = errors.New("modelguard: tool panicked")
 	// ErrBadArgs: the arguments cannot be encoded, or exceed Options.MaxArgsBytes.
 	ErrBadArgs = errors.New("modelguard: arguments rejected")
+	// ErrBadOutput: the tool's output could not be encoded (its MarshalJSON
+	// failed or panicked, or it holds NaN): it cannot be digested, so it is
+	// withheld and the outcome records why.
+	ErrBadOutput = errors.New("modelguard: output could not be encoded")
 )
 
 // Reason codes of a [DeniedError]: stable strings that are safe to show to a model
@@ -36,6 +40,7 @@ const (
 	CodePolicyError     = "policy_error"
 	CodeAuditFailed     = "audit_failed"
 	CodeBadArgs         = "bad_arguments"
+	CodeBadOutput       = "bad_output"
 )
 
 // DeniedError is returned by a guarded call that the guard stopped. The tool's own

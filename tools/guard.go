@@ -132,9 +132,35 @@ func (g *Guard[In, Out]) Call(ctx context.Context, in In) (Out, error) {
 	if ctl.secrets != nil || ctx.Value(secretsKey{}) != nil {
 		runCtx = context.WithValue(runCtx, secretsKey{}, ctl.secrets)
 	}
-	out, runErr := g.run(runCtx, in)
+	if err := ctx.Err(); err != nil { // the caller gave up after the decision was recorded
+		ctl.release()
+		return g.finish(ctx, &c, nil, ctl.secrets, zero, &notRunError{tool: g.tool.Name, cause: err})
+	}
+	out, runErr := g.run(runCtx, in, func() {
+		// The tool called runtime.Goexit: the call's goroutine is ending and no
+		// value comes back, but the outcome is recorded on the way out.
+		_, _ = g.finish(ctx, &c, nil, ctl.secrets, zero, &panicError{tool: g.tool.Name, value: "runtime.Goexit"})
+	})
 	return g.finish(ctx, &c, d.Obligations.Redact, ctl.secrets, out, runErr)
 }
+
+func isNotRun(err error) bool {
+	var nr *notRunError
+	return errors.As(err, &nr)
+}
+
+// notRunError is a call that was allowed and recorded but whose tool did not
+// run, because its ctx was done by then. Its outcome record says "denied".
+type notRunError struct {
+	tool  string
+	cause error
+}
+
+func (e *notRunError) Error() string {
+	return fmt.Sprintf("modelguard: tool %s not run: %v", e.tool, e.cause)
+}
+
+func (e *notRunError) Unwrap() error { return e.cause }
 
 // policyArgs is the arguments as policy takes them: one pointer to the input
 // struct, whether In is a struct or a pointer to one.
@@ -259,13 +285,18 @@ func (g *Guard[In, Out]) auditFailed(c *call, err error) error {
 }
 
 // run calls the tool, turning a panic into an error.
-func (g *Guard[In, Out]) run(ctx context.Context, in In) (out Out, err error) {
+func (g *Guard[In, Out]) run(ctx context.Context, in In, onGoexit func()) (out Out, err error) {
+	returned := false
 	defer func() {
 		if r := recover(); r != nil {
 			err = &panicError{tool: g.tool.Name, value: fmt.Sprint(r)}
+		} else if !returned {
+			onGoexit() // neither a return nor a panic: runtime.Goexit
 		}
 	}()
-	return g.fn(ctx, in)
+	out, err = g.fn(ctx, in)
+	returned = true
+	return out, err
 }
 
 // finish redacts the output and scrubs injected secrets from it and from the
@@ -279,11 +310,13 @@ func (g *Guard[In, Out]) finish(ctx context.Context, c *call, redact []string, s
 	if runErr != nil && (len(redact) > 0 || sec.n() > 0) {
 		out = zero // an output beside an error is not cleaned, so it is not returned
 	}
-	if runErr == nil && (len(redact) > 0 || sec.n() > 0) {
-		var err error
-		if out, ev.Redacted, err = rewriteOutput(out, redact, sec); err != nil {
-			out, runErr = zero, &DeniedError{Tool: g.tool.Name, Code: CodeRedactionFailed, Err: ErrRedaction, Cause: err,
-				Messages: []string{"the output could not be redacted and was withheld"}, Reasons: []string{err.Error()}}
+	if runErr == nil {
+		// Cleaning and encoding run the output type's own MarshalJSON: a panic
+		// or an error there (NaN, a cycle) withholds the output, and the
+		// outcome is still recorded.
+		var withheld error
+		if out, withheld = g.cleanOutput(&ev, out, redact, sec); withheld != nil {
+			out, runErr = zero, withheld
 		}
 	}
 	ev.Time = g.e.now()
@@ -291,22 +324,50 @@ func (g *Guard[In, Out]) finish(ctx context.Context, c *call, redact []string, s
 	switch pe, isPanic := runErr.(*panicError); {
 	case isPanic:
 		ev.Outcome, ev.Error, ev.ErrorType = audit.OutcomePanic, pe.Error(), "panic"
+	case isNotRun(runErr):
+		ev.Outcome, ev.Error, ev.ErrorType = audit.OutcomeDenied, runErr.Error(), "not_run"
 	case runErr != nil:
 		ev.Outcome, ev.Error, ev.ErrorType = audit.OutcomeError, runErr.Error(), fmt.Sprintf("%T", runErr)
+		ev.Output, ev.OutputDigest = nil, ""
 	default:
 		ev.Outcome = audit.OutcomeOK
-		if g.e.opts.RecordOutput {
-			if b, err := json.Marshal(out); err == nil { // out is redacted and scrubbed by now
-				ev.Output, ev.OutputDigest = b, audit.DigestBytes(b)
-			}
-		} else if dg, err := audit.Digest(out); err == nil {
-			ev.OutputDigest = dg
-		}
 	}
 	if err := g.e.sink.Record(c.sinkCtx, ev); err != nil {
 		return zero, g.auditFailed(c, err)
 	}
 	return out, runErr
+}
+
+// cleanOutput redacts and scrubs out as the decision asks and digests (and, if
+// configured, records) what the model will see. Any failure, a panic in the
+// output type's MarshalJSON included, returns a denial that withholds it.
+func (g *Guard[In, Out]) cleanOutput(ev *audit.Event, out Out, redact []string, sec *secrets) (clean Out, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &DeniedError{Tool: g.tool.Name, Code: CodeBadOutput, Err: ErrBadOutput,
+				Messages: []string{"the output could not be encoded and was withheld"},
+				Reasons:  []string{fmt.Sprintf("encoding the output panicked: %v", r)}}
+		}
+	}()
+	if len(redact) > 0 || sec.n() > 0 {
+		if out, ev.Redacted, err = rewriteOutput(out, redact, sec); err != nil {
+			return out, &DeniedError{Tool: g.tool.Name, Code: CodeRedactionFailed, Err: ErrRedaction, Cause: err,
+				Messages: []string{"the output could not be redacted and was withheld"}, Reasons: []string{err.Error()}}
+		}
+	}
+	if g.e.opts.RecordOutput {
+		var b []byte
+		if b, err = json.Marshal(out); err == nil {
+			ev.Output, ev.OutputDigest = b, audit.DigestBytes(b)
+		}
+	} else {
+		ev.OutputDigest, err = audit.Digest(out)
+	}
+	if err != nil {
+		return out, &DeniedError{Tool: g.tool.Name, Code: CodeBadOutput, Err: ErrBadOutput, Cause: err,
+			Messages: []string{"the output could not be encoded and was withheld"}, Reasons: []string{err.Error()}}
+	}
+	return out, nil
 }
 
 // panicError is a recovered tool panic. It matches ErrToolPanic.
