@@ -162,7 +162,7 @@ func (g *Guard[In, Out]) apply(ctx context.Context, claims *identity.Claims, d p
 	ctl := &controls{}
 	now := g.e.now()
 	for _, rl := range d.Obligations.Limits {
-		k := limitKey{rule: rl.Rule, tool: g.tool.Name, who: keyFor(rl.Limit.Per, claims), rate: rl.Limit.Rate, burst: rl.Limit.EffectiveBurst()}
+		k := LimitKey{Rule: rl.Rule, Tool: g.tool.Name, Principal: keyFor(rl.Limit.Per, claims)}
 		undo, retry, ok := g.e.limiter.take(k, rl.Limit, now)
 		if !ok {
 			ctl.release()
@@ -172,7 +172,7 @@ func (g *Guard[In, Out]) apply(ctx context.Context, claims *identity.Claims, d p
 		ctl.undo = append(ctl.undo, undo)
 	}
 	for _, rb := range d.Obligations.Budgets {
-		k := limitKey{rule: rb.Rule, who: keyFor(rb.Budget.Per, claims), window: rb.Budget.Window, max: rb.Budget.Max}
+		k := LimitKey{Rule: rb.Rule, Principal: keyFor(rb.Budget.Per, claims)}
 		id, retry, ok := g.e.budgets.charge(k, rb.Budget, rb.Amount, now)
 		if !ok {
 			ctl.release()

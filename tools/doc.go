@@ -33,6 +33,14 @@
 //     refused rather than anyone's limit forgotten.
 //   - Budgets: a running sum of a CEL amount over a sliding window, charged
 //     before the tool runs.
+//   - Reloads: buckets and budget accounts are keyed by what they limit
+//     ([LimitKey]: rule id, tool, principal), never by their settings. A policy
+//     reload applies its settings to the state already held: a lower max
+//     applies to the running sum (1000 spent, new max 800: nothing more until
+//     the window frees it), and a new rate or burst reshapes the bucket, its
+//     tokens capped at the new burst and never refilled by the reload. Limit: a
+//     reload that lengthens a window counts only the charges still held, those
+//     inside the old window.
 //   - Human approval: a call whose permit requires approval runs only under a
 //     valid grant: a JWS signed by an approver ([NewGrantIssuer], [MintGrant]),
 //     verified with the approvers' keys ([NewGrantVerifier]), bound to the

@@ -15,7 +15,7 @@ func LimiterLenForTest(n, max int, step time.Duration) int {
 	lim := policy.Limit{Rate: 1000, Burst: 1}
 	now := time.Unix(0, 0)
 	for i := range n {
-		if _, _, ok := l.take(limitKey{rule: "r", tool: "x", who: strconv.Itoa(i)}, lim, now); !ok {
+		if _, _, ok := l.take(LimitKey{Rule: "r", Tool: "x", Principal: strconv.Itoa(i)}, lim, now); !ok {
 			panic("call " + strconv.Itoa(i) + " refused")
 		}
 		now = now.Add(step)
@@ -30,8 +30,28 @@ func LimiterFullForTest(max int) bool {
 	lim := policy.Limit{Rate: 1.0 / 3600, Burst: 1}
 	now := time.Unix(0, 0)
 	for i := range max {
-		l.take(limitKey{who: strconv.Itoa(i)}, lim, now)
+		l.take(LimitKey{Principal: strconv.Itoa(i)}, lim, now)
 	}
-	_, _, ok := l.take(limitKey{who: "one-more"}, lim, now.Add(2*time.Second))
+	_, _, ok := l.take(LimitKey{Principal: "one-more"}, lim, now.Add(2*time.Second))
 	return !ok
+}
+
+// LimiterForTest is the in-memory limiter, for property tests of reloads.
+type LimiterForTest struct{ l *limiter }
+
+func NewLimiterForTest() LimiterForTest { return LimiterForTest{newLimiter(0)} }
+
+func (t LimiterForTest) Take(k LimitKey, lim policy.Limit, now time.Time) bool {
+	_, _, ok := t.l.take(k, lim, now)
+	return ok
+}
+
+// BudgetsForTest is the in-memory budget store, for property tests of reloads.
+type BudgetsForTest struct{ b *budgets }
+
+func NewBudgetsForTest() BudgetsForTest { return BudgetsForTest{newBudgets(0)} }
+
+func (t BudgetsForTest) Charge(k LimitKey, b policy.Budget, amount float64, now time.Time) bool {
+	_, _, ok := t.b.charge(k, b, amount, now)
+	return ok
 }

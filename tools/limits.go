@@ -18,16 +18,15 @@ type LimitOptions struct {
 	MaxAccounts int
 }
 
-// limitKey names one token bucket or budget account: a rule, a tool, whose
-// calls (subject, agent or tenant, within an issuer) share it, and the limit's
-// own settings, so that a policy reload that changes a rate or window starts
-// fresh buckets instead of keeping the old settings.
-type limitKey struct {
-	rule, tool, who string
-	rate            float64
-	burst           int
-	window          time.Duration
-	max             float64
+// LimitKey names one token bucket or budget account by what it limits: the
+// rule, the tool, and the principal whose calls share it (subject, agent or
+// tenant, within an issuer; see [policy.Key]). It never holds the limit's
+// settings: a policy reload that changes a rate, burst, window or max applies
+// the new settings to the existing bucket or running sum, so a reload never
+// hands anyone a fresh budget or a full bucket. Budgets are shared by every
+// tool a rule covers, so their Tool is empty.
+type LimitKey struct {
+	Rule, Tool, Principal string
 }
 
 func keyFor(per policy.Key, c *identity.Claims) string {
@@ -48,7 +47,7 @@ func keyFor(per policy.Key, c *identity.Claims) string {
 // are refused (fail closed) rather than forgetting anyone's limit.
 type limiter struct {
 	mu      sync.Mutex
-	buckets map[limitKey]*bucket
+	buckets map[LimitKey]*bucket
 	max     int
 	swept   time.Time
 }
@@ -62,13 +61,13 @@ func newLimiter(max int) *limiter {
 	if max <= 0 {
 		max = 1_000_000
 	}
-	return &limiter{buckets: map[limitKey]*bucket{}, max: max}
+	return &limiter{buckets: map[LimitKey]*bucket{}, max: max}
 }
 
 // take takes one token from the bucket of k. It returns a func that gives the
 // token back (for a call another control then denies), or how long until a token
 // is available (0 when never, or when the limiter is at capacity).
-func (l *limiter) take(k limitKey, lim policy.Limit, now time.Time) (undo func(), retry time.Duration, ok bool) {
+func (l *limiter) take(k LimitKey, lim policy.Limit, now time.Time) (undo func(), retry time.Duration, ok bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b := l.buckets[k]
@@ -79,6 +78,7 @@ func (l *limiter) take(k limitKey, lim policy.Limit, now time.Time) (undo func()
 		b = &bucket{lim: rate.NewLimiter(rate.Limit(lim.Rate), lim.EffectiveBurst())}
 		l.buckets[k] = b
 	}
+	b.reshape(lim, now)
 	r := b.lim.ReserveN(now, 1)
 	if !r.OK() {
 		return nil, 0, false
@@ -94,6 +94,18 @@ func (l *limiter) take(k limitKey, lim policy.Limit, now time.Time) (undo func()
 		defer l.mu.Unlock()
 		r.CancelAt(now)
 	}, 0, true
+}
+
+// reshape applies lim's settings to the bucket, keeping the tokens it holds
+// (capped at the new burst): a reload can slow a principal down, never refill it.
+func (b *bucket) reshape(lim policy.Limit, now time.Time) {
+	r, burst := rate.Limit(lim.Rate), lim.EffectiveBurst()
+	if b.lim.Limit() == r && b.lim.Burst() == burst {
+		return
+	}
+	b.lim.SetLimitAt(now, r)
+	b.lim.SetBurstAt(now, burst)
+	b.lim.SetBurstAt(now, burst) // advances under the new burst: caps the tokens held
 }
 
 func (l *limiter) sweep(now time.Time) {
@@ -121,7 +133,7 @@ func room(n, max int, swept *time.Time, now time.Time, sweep func()) bool {
 // budgets keeps, per key, the amounts charged within the window.
 type budgets struct {
 	mu       sync.Mutex
-	accounts map[limitKey]*account
+	accounts map[LimitKey]*account
 	max      int
 	swept    time.Time
 	ids      uint64 // names charges, for refunds
@@ -147,13 +159,13 @@ func newBudgets(max int) *budgets {
 	if max <= 0 {
 		max = 100_000
 	}
-	return &budgets{accounts: map[limitKey]*account{}, max: max}
+	return &budgets{accounts: map[LimitKey]*account{}, max: max}
 }
 
 // charge adds amount to k's account if the window's sum stays within b.Max and
 // returns the charge's id (for a refund), or how long until it would fit (0 when
 // it never can).
-func (bs *budgets) charge(k limitKey, b policy.Budget, amount float64, now time.Time) (id uint64, retry time.Duration, ok bool) {
+func (bs *budgets) charge(k LimitKey, b policy.Budget, amount float64, now time.Time) (id uint64, retry time.Duration, ok bool) {
 	bs.mu.Lock()
 	defer bs.mu.Unlock()
 	a := bs.accounts[k]
@@ -164,6 +176,7 @@ func (bs *budgets) charge(k limitKey, b policy.Budget, amount float64, now time.
 		a = &account{window: b.Window}
 		bs.accounts[k] = a
 	}
+	a.window = b.Window // a reload's window applies to the charges already made
 	a.expire(now)
 	if amount < 0 || amount > b.Max {
 		return 0, 0, false
@@ -187,7 +200,7 @@ func (bs *budgets) charge(k limitKey, b policy.Budget, amount float64, now time.
 
 // refund removes the charge id from k's account (if compaction merged it into
 // a newer one, nothing is refunded: over-counting is the safe side).
-func (bs *budgets) refund(k limitKey, id uint64) {
+func (bs *budgets) refund(k LimitKey, id uint64) {
 	bs.mu.Lock()
 	defer bs.mu.Unlock()
 	a := bs.accounts[k]
