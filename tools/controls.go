@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/modelguard/modelguard/audit"
@@ -99,15 +100,19 @@ func (g *Guard[In, Out]) findGrants(ctx context.Context, prog *policy.Program, c
 	return found, why
 }
 
+// elevated is a grant that covers the call and the decision under it.
+type elevated struct {
+	d  policy.Decision
+	gr *grant
+}
+
 // elevate looks for grants when the decision needs one (approval) or could be
-// changed by one (nothing permits). It tries each grant that covers the call in
-// turn: it decides again with that grant visible to CEL as grant and, if the
-// policy allows the call under it, spends it (a single-use grant, in the queue
-// every instance shares). The first grant that both allows and can be spent is
-// the one the call runs under and the one recorded. A forbid is never elevated.
-// A single-use grant spent here stays spent even if a rate limit or budget then
-// denies the call.
-func (g *Guard[In, Out]) elevate(ctx context.Context, prog *policy.Program, claims *identity.Claims, c *call, in policy.Input, d policy.Decision) (policy.Decision, *grant, []string) {
+// changed by one (nothing permits). It decides again with each grant that
+// covers the call visible to CEL as grant and returns, in order, those under
+// which the policy allows the call, and the decision under the first. Nothing
+// is spent here: [Guard.applyGranted] spends a single-use grant only after every
+// other control has passed. A forbid is never elevated.
+func (g *Guard[In, Out]) elevate(ctx context.Context, prog *policy.Program, claims *identity.Claims, c *call, in policy.Input, d policy.Decision) (policy.Decision, []elevated, []string) {
 	needs := d.Allowed && d.Obligations.Approval
 	could := !d.Allowed && len(d.Rules) == 0 && len(d.Errors) == 0
 	if !needs && !could {
@@ -117,6 +122,7 @@ func (g *Guard[In, Out]) elevate(ctx context.Context, prog *policy.Program, clai
 		return d, nil, nil
 	}
 	grants, why := g.findGrants(ctx, prog, claims, c, in)
+	var cands []elevated
 	for _, gr := range grants {
 		in.Grant = gr.policyGrant()
 		d2 := prog.Decide(ctx, in)
@@ -124,14 +130,45 @@ func (g *Guard[In, Out]) elevate(ctx context.Context, prog *policy.Program, clai
 			why = append(why, gr.String()+": the policy does not allow the call under it")
 			continue
 		}
-		if err := g.spend(ctx, gr); err != nil {
-			why = append(why, gr.String()+": "+err.Error())
-			continue
-		}
-		c.ev.Grant = &audit.GrantUse{ID: gr.claims.ID, Approver: gr.approver, Request: gr.request}
-		return d2, gr, why
+		cands = append(cands, elevated{d2, gr})
+	}
+	if len(cands) > 0 {
+		return cands[0].d, cands, why
 	}
 	return d, nil, why
+}
+
+// applyGranted applies the controls of the decision and then, last, spends the
+// grant it runs under, so that a rate limit, budget or missing secret never
+// burns a human approval. If a single-use grant cannot be spent (used
+// meanwhile), the controls are given back and the next candidate is tried; when
+// none is left the call is decided as without a grant (base).
+func (g *Guard[In, Out]) applyGranted(ctx context.Context, c *call, claims *identity.Claims, in *In, base policy.Decision, cands []elevated, why []string) (*controls, *DeniedError) {
+	if len(cands) == 0 {
+		return g.apply(ctx, claims, base)
+	}
+	for _, cand := range cands {
+		ctl, de := g.apply(ctx, claims, cand.d)
+		if de != nil {
+			return nil, de
+		}
+		if err := g.spend(ctx, cand.gr); err != nil {
+			ctl.release()
+			why = append(why, cand.gr.String()+": "+err.Error())
+			continue
+		}
+		c.decided(cand.d)
+		c.ev.Grant = &audit.GrantUse{ID: cand.gr.claims.ID, Approver: cand.gr.approver, Request: cand.gr.request}
+		return ctl, nil
+	}
+	c.decided(base)
+	if base.Allowed {
+		return nil, g.requestApproval(ctx, c, claims, in, base, why)
+	}
+	de := denial(base)
+	de.Reasons = append(slices.Clip(de.Reasons), why...)
+	c.ev.Reasons = de.Reasons
+	return nil, de
 }
 
 // requestApproval files an approval request for a call that needs one and

@@ -49,7 +49,9 @@
 //     Without one the call is denied with [ErrApprovalRequired] and an
 //     [ApprovalRequest] is filed in the [Approvals] queue, from which any
 //     instance picks up the grant once a human approves. Every use records the
-//     approver in the audit event.
+//     approver in the audit event. A single-use grant is spent last, after
+//     rate limits, budgets and secrets have all passed, so a later denial
+//     never burns a human approval.
 //   - Secrets: a [Tool] declares the secrets it needs; their values come from a
 //     [SecretSource] only after the call is allowed, reach the tool only through
 //     its ctx ([SecretFromContext]), and are scrubbed from its output and error.

@@ -103,8 +103,8 @@ func (g *Guard[In, Out]) Call(ctx context.Context, in In) (Out, error) {
 		return zero, g.deny(ctx, &c, de)
 	}
 	pin := policy.Input{Identity: claims, Args: g.policyArgs(&in), Request: c.req}
-	d := prog.Decide(ctx, pin)
-	d, gr, why := g.elevate(ctx, prog, claims, &c, pin, d)
+	base := prog.Decide(ctx, pin)
+	d, cands, why := g.elevate(ctx, prog, claims, &c, pin, base)
 	c.decided(d)
 	switch {
 	case !d.Allowed:
@@ -114,10 +114,10 @@ func (g *Guard[In, Out]) Call(ctx context.Context, in In) (Out, error) {
 			c.ev.Reasons = de.Reasons
 		}
 		return zero, g.deny(ctx, &c, de)
-	case d.Obligations.Approval && gr == nil:
+	case d.Obligations.Approval && len(cands) == 0:
 		return zero, g.deny(ctx, &c, g.requestApproval(ctx, &c, claims, &in, d, why))
 	}
-	ctl, de := g.apply(ctx, claims, d)
+	ctl, de := g.applyGranted(ctx, &c, claims, &in, base, cands, why)
 	if de != nil {
 		return zero, g.deny(ctx, &c, de)
 	}
