@@ -64,3 +64,26 @@ func TestMemorySessionsBounds(t *testing.T) {
 		t.Fatalf("truncated session: err = %v, want ErrHistoryLost", err)
 	}
 }
+
+// Concurrent records to one session are all kept (or the session is reported
+// lost): no append is dropped by a race.
+func TestMemorySessionsConcurrent(t *testing.T) {
+	s := &MemorySessions{MaxSessions: 4, MaxEvents: 1000}
+	done := make(chan struct{})
+	for g := 0; g < 8; g++ {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := 0; i < 50; i++ {
+				s.Record("one", SessionEvent{Tool: "t", Labels: []string{"private"}})
+				_, _ = s.History("one")
+			}
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		<-done
+	}
+	h, err := s.History("one")
+	if err != nil || len(h.Events) != 400 || !slices.Equal(h.Labels, []string{"private"}) {
+		t.Fatalf("after 400 concurrent records: %d events, labels %v, err %v", len(h.Events), h.Labels, err)
+	}
+}
