@@ -57,7 +57,16 @@
 //     its ctx ([SecretFromContext]), and are scrubbed from its output and error.
 //     Audit events name secrets, never their values.
 //   - Redaction: output paths named by the policy are redacted before the output
-//     reaches the model; the audit event lists the paths, not the values.
+//     reaches the model; the audit event lists the paths, not the values. A path
+//     is dot-separated JSON member names of the output's JSON form; a step may
+//     enter an array with [N] (one element) or [*] (every element):
+//     "customers[*].email". Redaction fails closed: a path whose shape does not
+//     match what the output holds (an object step where an array or a scalar
+//     is, a key present only in another letter case or as a dotted map key)
+//     withholds the output with [ErrRedaction] (code redaction_failed); only an
+//     absent member or a null on the way matches nothing. So redact ["email"]
+//     on a tool returning a JSON array is withheld, not passed through: write
+//     the path against the shape the output has.
 //
 // # Model integrations
 //

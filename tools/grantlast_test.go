@@ -51,3 +51,21 @@ rules:
 		}
 	}
 }
+
+// The issue's example: redact ["email"] on a tool returning []customer used to
+// return every e-mail; now the output is withheld.
+func TestRedactShapeMismatchWithholds(t *testing.T) {
+	t.Parallel()
+	type customer struct {
+		Name  string `json:"name"`
+		Email string `json:"email"`
+	}
+	w := newWorld(t, "rules:\n  - {id: r, effect: permit, tools: [list], redact: [email]}\n", nil)
+	list, _ := tools.Wrap(w.enf, tools.Tool{Name: "list"}, func(ctx context.Context, p payment) ([]customer, error) {
+		return []customer{{"a", "a@example.com"}, {"b", "b@example.com"}}, nil
+	})
+	out, err := list(w.ctx(t, "model:a", "a"), payment{})
+	if code(err) != tools.CodeRedactionFailed || out != nil {
+		t.Fatalf("redact [email] on []customer: %v, %v; want withheld (redaction_failed)", out, err)
+	}
+}

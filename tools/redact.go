@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/modelguard/modelguard/policy"
 )
@@ -37,7 +38,9 @@ func rewriteOutput[Out any](out Out, paths []string, sec *secrets) (Out, []strin
 			return out, nil, fmt.Errorf("%w: %v", ErrRedaction, err)
 		}
 		var matched bool
-		doc, matched = redactPath(doc, pp)
+		if doc, matched, err = redactPath(doc, pp); err != nil {
+			return out, nil, fmt.Errorf("%w: path %q: %v", ErrRedaction, p, err)
+		}
 		if matched {
 			hit = append(hit, p)
 		}
@@ -64,41 +67,75 @@ func rewriteOutput[Out any](out Out, paths []string, sec *secrets) (Out, []strin
 }
 
 // redactPath replaces what p selects in v: strings with Redacted, anything else
-// with null.
-func redactPath(v any, p policy.Path) (any, bool) {
+// with null. It fails closed: a path whose shape does not match what the output
+// holds (an object step where an array or a scalar is, an index where an object
+// is, a key present only in another letter case, or as a dotted key of a map)
+// is an error, and the output is withheld. Only a key that is absent (an
+// omitted field) or a null on the way (a nil pointer) matches nothing.
+func redactPath(v any, p policy.Path) (any, bool, error) {
 	if len(p) == 0 {
 		if _, ok := v.(string); ok {
-			return Redacted, true
+			return Redacted, true, nil
 		}
-		return nil, true
+		return nil, true, nil
+	}
+	if v == nil {
+		return nil, false, nil
 	}
 	obj, ok := v.(map[string]any)
 	if !ok {
-		return v, false
+		return v, false, fmt.Errorf("path step %q expects an object, the output holds %s", p[0].Field, jsonKind(v))
 	}
 	st := p[0]
+	for k := range obj {
+		if k != st.Field && (strings.EqualFold(k, st.Field) || strings.HasPrefix(strings.ToLower(k), strings.ToLower(st.Field)+".")) {
+			return v, false, fmt.Errorf("path step %q does not match the output's key %q", st.Field, k)
+		}
+	}
 	child, ok := obj[st.Field]
 	if !ok {
-		return v, false
+		return v, false, nil
 	}
 	if st.Index == policy.NoIndex {
-		nv, m := redactPath(child, p[1:])
+		nv, m, err := redactPath(child, p[1:])
 		obj[st.Field] = nv
-		return obj, m
+		return obj, m, err
+	}
+	if child == nil {
+		return obj, false, nil
 	}
 	arr, ok := child.([]any)
 	if !ok {
-		return v, false
+		return v, false, fmt.Errorf("path step %q expects an array, the output holds %s", st.Field, jsonKind(child))
 	}
 	matched := false
 	for i := range arr {
 		if st.Index == policy.AllElements || st.Index == i {
 			var m bool
-			arr[i], m = redactPath(arr[i], p[1:])
+			var err error
+			if arr[i], m, err = redactPath(arr[i], p[1:]); err != nil {
+				return v, false, err
+			}
 			matched = matched || m
 		}
 	}
-	return obj, matched
+	return obj, matched, nil
+}
+
+func jsonKind(v any) string {
+	switch v.(type) {
+	case map[string]any:
+		return "an object"
+	case []any:
+		return "an array"
+	case string:
+		return "a string"
+	case float64, json.Number:
+		return "a number"
+	case bool:
+		return "a boolean"
+	}
+	return "null"
 }
 
 // scrubStrings replaces secret values in every string of v, keys included.
