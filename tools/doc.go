@@ -55,7 +55,17 @@
 //   - Secrets: a [Tool] declares the secrets it needs; their values come from a
 //     [SecretSource] only after the call is allowed, reach the tool only through
 //     its ctx ([SecretFromContext]), and are scrubbed from its output and error.
-//     Audit events name secrets, never their values.
+//     Audit events name secrets, never their values. Scrubbing works on the
+//     output's JSON form and catches every form listed here: the raw value,
+//     \u-escaped, hex (either case), URL-escaped, a JSON number holding it
+//     (the output is then withheld), and base64 (standard and URL alphabets,
+//     padded or not) of any value that contains it, at each of the three byte
+//     alignments, which covers []byte fields, also inside any, and Basic auth
+//     headers. Limits: a tool that encrypts, compresses, hashes, splits or
+//     otherwise transforms a secret defeats any scrubber; base64 of a secret
+//     under 3 bytes past its alignment has no stable core; and scrubbing may
+//     over-redact text that happens to match a short secret's form. Give
+//     secrets only to tools that return them in none of those ways.
 //   - Redaction: output paths named by the policy are redacted before the output
 //     reaches the model; the audit event lists the paths, not the values. A path
 //     is dot-separated JSON member names of the output's JSON form; a step may

@@ -1,6 +1,7 @@
 package tools
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,7 +29,9 @@ func rewriteOutput[Out any](out Out, paths []string, sec *secrets) (Out, []strin
 		return out, nil, fmt.Errorf("%w: encode: %v", ErrRedaction, err)
 	}
 	var doc any
-	if err := json.Unmarshal(b, &doc); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber() // numbers keep their exact text, so a numeric secret is seen
+	if err := dec.Decode(&doc); err != nil {
 		return out, nil, fmt.Errorf("%w: decode: %v", ErrRedaction, err)
 	}
 	var hit []string
@@ -143,6 +146,11 @@ func scrubStrings(v any, sec *secrets) (any, bool) {
 	switch x := v.(type) {
 	case string:
 		return sec.scrub(x)
+	case json.Number: // a secret returned as a number becomes a string: the typed output then refuses it and is withheld
+		if s, c := sec.scrub(string(x)); c {
+			return s, true
+		}
+		return x, false
 	case []any:
 		changed := false
 		for i := range x {

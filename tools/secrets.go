@@ -3,6 +3,7 @@ package tools
 import (
 	"context"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
@@ -134,9 +135,7 @@ func scrubber(vals map[string]string) *strings.Replacer {
 		if v == "" {
 			continue
 		}
-		for _, f := range []string{v, base64.StdEncoding.EncodeToString([]byte(v)), base64.RawStdEncoding.EncodeToString([]byte(v)),
-			base64.URLEncoding.EncodeToString([]byte(v)), base64.RawURLEncoding.EncodeToString([]byte(v)),
-			url.QueryEscape(v), url.PathEscape(v)} {
+		for _, f := range secretForms(v) {
 			forms = append(forms, form{f, name})
 		}
 	}
@@ -150,6 +149,39 @@ func scrubber(vals map[string]string) *strings.Replacer {
 		}
 	}
 	return strings.NewReplacer(pairs...)
+}
+
+// secretForms are the texts a secret can take in an output's JSON form: raw,
+// \u-escaped, hex (either case), URL-escaped, and base64 (standard and URL
+// alphabets, padded or not) of any value that contains it. For the last, a
+// secret inside a longer value starts at one of three byte alignments; for each,
+// the base64 characters that encode only the secret's own bytes do not depend on
+// what surrounds it (RFC 4648 §4: 3 bytes to 4 characters), so that core is a
+// form too ("Basic " + base64("u:" + secret) is caught).
+func secretForms(v string) []string {
+	b := []byte(v)
+	var u strings.Builder
+	for _, r := range v {
+		fmt.Fprintf(&u, "\\u%04x", r)
+	}
+	forms := []string{v, u.String(), hex.EncodeToString(b), strings.ToUpper(hex.EncodeToString(b)),
+		base64.StdEncoding.EncodeToString(b), base64.URLEncoding.EncodeToString(b),
+		url.QueryEscape(v), url.PathEscape(v)}
+	for k := range 3 {
+		if k >= len(b) {
+			break
+		}
+		core := b[k:]
+		core = core[:len(core)/3*3]
+		if len(core) == 0 {
+			// a secret of under 3 bytes past k has no aligned core; the raw
+			// unpadded forms still catch it at alignment 0
+			continue
+		}
+		forms = append(forms, base64.RawStdEncoding.EncodeToString(core), base64.RawURLEncoding.EncodeToString(core))
+	}
+	forms = append(forms, base64.RawStdEncoding.EncodeToString(b), base64.RawURLEncoding.EncodeToString(b))
+	return forms
 }
 
 // scrub replaces every occurrence of a secret value in s.
