@@ -121,20 +121,12 @@ func runApproveGrant(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, fset.Name(), err)
 	}
 	defer closeDB()
-	req, err := q.Get(ctx, pos[0])
-	if err != nil {
-		return fail(stderr, fset.Name(), err)
-	}
 	gi, err := tools.NewGrantIssuer(*iss, key, identity.IssuerOptions{TTL: *ttl})
 	if err != nil {
 		return fail(stderr, fset.Name(), err)
 	}
-	grant, err := tools.MintGrant(gi, tools.GrantSpec{ModelIssuer: req.Issuer, Subject: req.Subject, Audience: aud,
-		Tools: []string{req.Tool}, ArgsDigest: req.ArgsDigest, Approver: *approver, Request: req.ID})
+	req, err := tools.ApproveRequest(ctx, q, gi, pos[0], tools.Answer{Approver: *approver, Audience: aud})
 	if err != nil {
-		return fail(stderr, fset.Name(), err)
-	}
-	if err := q.Approve(ctx, req.ID, *approver, grant); err != nil {
 		return fail(stderr, fset.Name(), err)
 	}
 	fmt.Fprintf(stdout, "approved %s: %s may call %s with arguments %s once, within %v\n", req.ID, req.Subject, req.Tool, req.ArgsDigest, *ttl)
