@@ -75,6 +75,9 @@ type verified struct {
 //
 // ctx is passed to the key source and the store.
 func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
+	if v == nil || v.maxSize == 0 {
+		return nil, fmt.Errorf("identity: verifier not built by NewVerifier: %w", ErrConfig)
+	}
 	if len(token) > v.maxSize {
 		return nil, fmt.Errorf("identity: token of %d bytes exceeds %d: %w", len(token), v.maxSize, ErrTooLarge)
 	}

@@ -52,6 +52,9 @@ type compiledRule struct {
 // file:line:col, the rule and the tool: a misspelled field is an error here, never a
 // silent deny at run time.
 func (s *Set) Compile(t Tool) (*Program, error) {
+	if err := s.Ready(); err != nil {
+		return nil, err
+	}
 	if t.Name == "" {
 		return nil, &Error{Err: ErrInvalid, Msg: "tool has no name"}
 	}

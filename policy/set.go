@@ -58,6 +58,15 @@ type Set struct {
 	env     *cel.Env
 }
 
+// Ready reports whether s was built by [NewSet], [Parse]+NewSet or [Load]: a
+// zero or nil Set compiles nothing and is an error wherever a Set is taken.
+func (s *Set) Ready() error {
+	if s == nil || s.env == nil {
+		return &Error{Err: ErrInvalid, Msg: "policy set not built by NewSet or Load"}
+	}
+	return nil
+}
+
 // NewSet checks rules and returns them as a Set. It reports every problem at once:
 // structural errors, duplicate ids, and expressions that do not parse or do not
 // type-check against identity, tool and request (args is checked per tool by

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strconv"
 	"sync"
@@ -77,13 +78,15 @@ type generation struct {
 // there is no mode without authentication, policy or audit.
 func NewEnforcer(v Verifier, p *policy.Set, sink audit.Sink, opts Options) (*Enforcer, error) {
 	var errs []error
-	if v == nil {
+	if isNil(v) {
 		errs = append(errs, errors.New("tools: nil verifier"))
 	}
 	if p == nil {
 		errs = append(errs, errors.New("tools: nil policy set"))
+	} else if err := p.Ready(); err != nil {
+		errs = append(errs, fmt.Errorf("tools: policy set: %w", err))
 	}
-	if sink == nil {
+	if isNil(sink) {
 		errs = append(errs, errors.New("tools: nil audit sink"))
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -107,6 +110,9 @@ func NewEnforcer(v Verifier, p *policy.Set, sink audit.Sink, opts Options) (*Enf
 
 // register compiles the current policy for a new guard and returns its index.
 func (e *Enforcer) register(t policy.Tool) (int, error) {
+	if err := e.ready(); err != nil {
+		return 0, err
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	cur := e.gen.Load()
@@ -124,18 +130,57 @@ func (e *Enforcer) register(t policy.Tool) (int, error) {
 func (e *Enforcer) program(i int) *policy.Program { return e.gen.Load().progs[i] }
 
 // Verifier returns the enforcer's identity verifier.
-func (e *Enforcer) Verifier() Verifier { return e.verifier }
+func (e *Enforcer) Verifier() Verifier {
+	if e == nil {
+		return nil
+	}
+	return e.verifier
+}
+
+// ready reports whether e was built by [NewEnforcer]: every method and every
+// guard checks it, so a zero or nil Enforcer is an error, never a panic.
+func (e *Enforcer) ready() error {
+	if e == nil || e.gen.Load() == nil || e.sink == nil || e.verifier == nil {
+		return fmt.Errorf("tools: Enforcer: %w (use NewEnforcer)", ErrNotReady)
+	}
+	return nil
+}
+
+// isNil reports whether v is nil or an interface holding a nil pointer, map,
+// func or channel: a typed nil handed in as a Verifier or Sink is as absent as
+// a nil one.
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Func, reflect.Chan, reflect.Slice, reflect.Interface:
+		return rv.IsNil()
+	}
+	return false
+}
 
 // Policy returns the policy set in force.
-func (e *Enforcer) Policy() *policy.Set { return e.gen.Load().set }
+func (e *Enforcer) Policy() *policy.Set {
+	if e.ready() != nil {
+		return nil
+	}
+	return e.gen.Load().set
+}
 
 // SetPolicy compiles set for every registered guard and, if all compile, swaps it
 // in for all of them at once. Calls in flight finish on the policy they started
 // with. If any guard's rules fail to compile, nothing changes and the errors are
 // returned. Either way an audit event records the attempt and the version.
 func (e *Enforcer) SetPolicy(ctx context.Context, set *policy.Set) error {
+	if err := e.ready(); err != nil {
+		return err
+	}
 	if set == nil {
 		return errors.New("tools: nil policy set")
+	}
+	if err := set.Ready(); err != nil {
+		return fmt.Errorf("tools: policy set: %w", err)
 	}
 	e.mu.Lock()
 	next := &generation{set: set, progs: make([]*policy.Program, len(e.tools))}
@@ -158,6 +203,9 @@ func (e *Enforcer) SetPolicy(ctx context.Context, set *policy.Set) error {
 // older than the running one); the policy in force does not change. It returns
 // an error only if the event could not be recorded.
 func (e *Enforcer) RejectPolicy(ctx context.Context, version string, reason error) error {
+	if err := e.ready(); err != nil {
+		return err
+	}
 	if reason == nil {
 		reason = errors.New("rejected")
 	}
@@ -183,6 +231,12 @@ func (e *Enforcer) recordPolicy(ctx context.Context, version string, loadErr err
 // and the error goes to onError (if not nil) and to the audit log. WatchPolicy
 // returns when ctx is done; run it in its own goroutine.
 func (e *Enforcer) WatchPolicy(ctx context.Context, paths []string, opts policy.WatchOptions, onError func(error)) {
+	if err := e.ready(); err != nil {
+		if onError != nil {
+			onError(err)
+		}
+		return
+	}
 	policy.Watch(ctx, paths, opts, func(set *policy.Set, err error) {
 		if err != nil {
 			err = errors.Join(err, e.recordPolicy(ctx, "", err))

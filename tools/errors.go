@@ -29,6 +29,9 @@ var (
 	// failed or panicked, or it holds NaN): it cannot be digested, so it is
 	// withheld and the outcome records why.
 	ErrBadOutput = errors.New("modelguard: output could not be encoded")
+	// ErrNotReady: an Enforcer, Guard or Registry was used without being built
+	// by its constructor (a zero value or a nil pointer). Nothing runs.
+	ErrNotReady = errors.New("modelguard: not built by its constructor")
 )
 
 // Reason codes of a [DeniedError]: stable strings that are safe to show to a model

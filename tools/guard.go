@@ -46,8 +46,11 @@ type Guard[In, Out any] struct {
 // NewGuard wraps fn. It compiles every rule that covers the tool against In, so a
 // rule that names a field In does not have is an error here, at start-up.
 func NewGuard[In, Out any](e *Enforcer, t Tool, fn Func[In, Out]) (*Guard[In, Out], error) {
-	if e == nil || fn == nil {
-		return nil, fmt.Errorf("tools: NewGuard(%q): nil enforcer or function", t.Name)
+	if err := e.ready(); err != nil {
+		return nil, fmt.Errorf("tools: NewGuard(%q): %w", t.Name, err)
+	}
+	if fn == nil {
+		return nil, fmt.Errorf("tools: NewGuard(%q): nil function", t.Name)
 	}
 	t.Labels, t.Secrets = slices.Clone(t.Labels), slices.Clone(t.Secrets)
 	if len(t.Secrets) > 0 && binaryIn(reflect.TypeFor[Out](), map[reflect.Type]bool{}) {
@@ -72,6 +75,15 @@ func Wrap[In, Out any](e *Enforcer, t Tool, fn func(context.Context, In) (Out, e
 	return g.Call, nil
 }
 
+// ready reports whether g was built by [NewGuard]: a zero or nil Guard is an
+// error, never a panic, and runs nothing.
+func (g *Guard[In, Out]) ready() error {
+	if g == nil || g.fn == nil || g.e.ready() != nil {
+		return fmt.Errorf("tools: Guard: %w (use NewGuard)", ErrNotReady)
+	}
+	return nil
+}
+
 // Tool returns the guarded tool's name and labels.
 func (g *Guard[In, Out]) Tool() Tool { return g.tool }
 
@@ -83,6 +95,9 @@ func (g *Guard[In, Out]) Tool() Tool { return g.tool }
 // unchanged; a panic in the tool is recovered and returned as [ErrToolPanic].
 func (g *Guard[In, Out]) Call(ctx context.Context, in In) (Out, error) {
 	var zero Out
+	if err := g.ready(); err != nil {
+		return zero, err
+	}
 	prog := g.e.program(g.idx) // the whole call runs on this policy version
 	c := g.start(ctx, prog, &in)
 	if c.argsErr != nil {

@@ -48,6 +48,9 @@ func (g *Guard[In, Out]) MayCall(ctx context.Context) bool {
 // [ErrBadArgs] (and are recorded), since a model's malformed call must not reach
 // the tool as zero values.
 func (g *Guard[In, Out]) CallJSON(ctx context.Context, args json.RawMessage) (json.RawMessage, error) {
+	if err := g.ready(); err != nil {
+		return nil, err
+	}
 	var in In
 	err := fmt.Errorf("arguments are %d bytes, over the %d byte limit", len(args), g.e.opts.MaxArgsBytes)
 	if len(args) <= g.e.opts.MaxArgsBytes { // checked before decoding: a huge payload costs nothing
@@ -124,6 +127,9 @@ type Registry struct {
 
 // NewRegistry returns a registry of handlers, all guarded by e.
 func NewRegistry(e *Enforcer, hs ...Handler) (*Registry, error) {
+	if err := e.ready(); err != nil {
+		return nil, fmt.Errorf("tools: NewRegistry: %w", err)
+	}
 	r := &Registry{e: e, m: map[string]Handler{}}
 	for _, h := range hs {
 		if err := r.Add(h); err != nil {
@@ -135,6 +141,12 @@ func NewRegistry(e *Enforcer, hs ...Handler) (*Registry, error) {
 
 // Add registers h; a second handler with the same name is an error.
 func (r *Registry) Add(h Handler) error {
+	if err := r.ready(); err != nil {
+		return err
+	}
+	if isNil(h) {
+		return errors.New("tools: Registry.Add: nil handler")
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	name := h.Tool().Name
@@ -145,8 +157,19 @@ func (r *Registry) Add(h Handler) error {
 	return nil
 }
 
+// ready reports whether r was built by [NewRegistry].
+func (r *Registry) ready() error {
+	if r == nil || r.m == nil || r.e.ready() != nil {
+		return fmt.Errorf("tools: Registry: %w (use NewRegistry)", ErrNotReady)
+	}
+	return nil
+}
+
 // Handler returns the handler registered under name.
 func (r *Registry) Handler(name string) (Handler, bool) {
+	if r.ready() != nil {
+		return nil, false
+	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	h, ok := r.m[name]
@@ -155,6 +178,9 @@ func (r *Registry) Handler(name string) (Handler, bool) {
 
 // Handlers returns the registered handlers sorted by name.
 func (r *Registry) Handlers() []Handler {
+	if r.ready() != nil {
+		return nil
+	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	out := make([]Handler, 0, len(r.m))
@@ -179,6 +205,9 @@ func (r *Registry) Visible(ctx context.Context) []Handler {
 // Call dispatches a tool call by name. The call id, session and prompt of the
 // call travel in ctx (see [WithCall]).
 func (r *Registry) Call(ctx context.Context, name string, args json.RawMessage) (json.RawMessage, error) {
+	if err := r.ready(); err != nil {
+		return nil, err
+	}
 	if h, ok := r.Handler(name); ok {
 		return h.CallJSON(ctx, args)
 	}
