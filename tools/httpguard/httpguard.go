@@ -2,7 +2,6 @@ package httpguard
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 
@@ -28,6 +27,9 @@ type Options struct {
 	// ResourceMetadata, if set, is the URL of the OAuth protected resource
 	// metadata (RFC 9728), sent as resource_metadata in the challenge.
 	ResourceMetadata string
+	// Scope, if set, is sent as the scope of the challenge (RFC 6750 §3): the
+	// scopes a token needs for this resource, space-separated.
+	Scope string
 	// OnError, if set, is told why a request was refused: identity.ErrNoToken,
 	// ErrNotBearer, ErrMalformed, ErrMultipleAuthorization or the verifier's
 	// error. The client is never told. It must be safe for concurrent use.
@@ -92,21 +94,56 @@ func parseBearer(h string) (string, error) {
 
 // refuse writes the 401 response; invalid says a bearer token was presented.
 func (o *Options) refuse(w http.ResponseWriter, invalid bool) {
-	var params []string
-	if o.Realm != "" {
-		params = append(params, fmt.Sprintf("realm=%q", o.Realm))
-	}
+	errCode := ""
 	if invalid {
-		params = append(params, `error="invalid_token"`)
+		errCode = "invalid_token"
 	}
-	if o.ResourceMetadata != "" {
-		params = append(params, fmt.Sprintf("resource_metadata=%q", o.ResourceMetadata))
-	}
-	challenge := "Bearer"
-	if len(params) > 0 {
-		challenge += " " + strings.Join(params, ", ")
-	}
-	w.Header().Set("WWW-Authenticate", challenge)
+	w.Header().Set("WWW-Authenticate", Challenge(o.Realm, errCode, o.Scope, o.ResourceMetadata))
 	w.Header().Set("Cache-Control", "no-store")
 	http.Error(w, http.StatusText(http.StatusUnauthorized), http.StatusUnauthorized)
+}
+
+// InsufficientScope writes 403 Forbidden with a challenge naming every scope
+// the request needs (RFC 6750 §3.1 insufficient_scope; MCP authorization,
+// step-up). The body says nothing more.
+func (o *Options) InsufficientScope(w http.ResponseWriter, scopes []string) {
+	w.Header().Set("WWW-Authenticate", Challenge(o.Realm, "insufficient_scope", strings.Join(scopes, " "), o.ResourceMetadata))
+	w.Header().Set("Cache-Control", "no-store")
+	http.Error(w, http.StatusText(http.StatusForbidden), http.StatusForbidden)
+}
+
+// Challenge returns a Bearer challenge (RFC 6750 §3) with the parameters that
+// are set, in the order realm, error, scope, resource_metadata (RFC 9728 §5.1).
+// Values are quoted-strings (RFC 9110 §5.6.4); control characters, which a
+// quoted-string cannot hold, are dropped.
+func Challenge(realm, errCode, scope, resourceMetadata string) string {
+	var params []string
+	for _, p := range [][2]string{{"realm", realm}, {"error", errCode}, {"scope", scope}, {"resource_metadata", resourceMetadata}} {
+		if p[1] != "" {
+			params = append(params, p[0]+"="+quote(p[1]))
+		}
+	}
+	if len(params) == 0 {
+		return "Bearer"
+	}
+	return "Bearer " + strings.Join(params, ", ")
+}
+
+// quote returns s as an RFC 9110 §5.6.4 quoted-string.
+func quote(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r < 0x20 || r == 0x7f:
+			// not allowed in a quoted-string, not even escaped (except HTAB)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
 }

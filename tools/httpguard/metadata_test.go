@@ -73,3 +73,29 @@ func TestMetadataHandler(t *testing.T) {
 		}
 	}
 }
+
+func TestChallenge(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ realm, errc, scope, rm, want string }{
+		{"", "", "", "", "Bearer"},
+		{"", "invalid_token", "", "https://h/.well-known/oauth-protected-resource/mcp",
+			`Bearer error="invalid_token", resource_metadata="https://h/.well-known/oauth-protected-resource/mcp"`},
+		{"tools", "", "a b", "https://h/m", `Bearer realm="tools", scope="a b", resource_metadata="https://h/m"`},
+		{`q"\`, "", "é\r\n", "", `Bearer realm="q\"\\", scope="é"`},
+	} {
+		if got := httpguard.Challenge(c.realm, c.errc, c.scope, c.rm); got != c.want {
+			t.Errorf("Challenge = %s; want %s", got, c.want)
+		}
+	}
+}
+
+func TestInsufficientScope(t *testing.T) {
+	t.Parallel()
+	o := httpguard.Options{ResourceMetadata: "https://h/.well-known/oauth-protected-resource"}
+	w := httptest.NewRecorder()
+	o.InsufficientScope(w, []string{"tools:read", "payments:write"})
+	want := `Bearer error="insufficient_scope", scope="tools:read payments:write", resource_metadata="https://h/.well-known/oauth-protected-resource"`
+	if w.Code != http.StatusForbidden || w.Header().Get("WWW-Authenticate") != want {
+		t.Errorf("status %d, challenge %s; want 403, %s", w.Code, w.Header().Get("WWW-Authenticate"), want)
+	}
+}
