@@ -24,4 +24,15 @@
 // token was refused, since that would help an attacker probe the verifier; the
 // reason goes to [Options.OnError], for the operator. Tokens in the query string
 // or the body are not read.
+//
+// # Protected resource metadata
+//
+// [MetadataHandler] serves OAuth 2.0 protected resource metadata (RFC 9728 §2,
+// §3.2) without credentials, at the path [MetadataURL] gives (§3.1); set
+// [Options.ResourceMetadata] to that URL so every 401 names it (§5.1).
+// [CanonicalResource] gives the one resource identifier to use both there and
+// as the verifier's audience (RFC 8707 §2), so a token issued for another
+// resource is refused. [Options.InsufficientScope] answers a request whose
+// token lacks scopes with 403 insufficient_scope naming every scope it needs
+// (RFC 6750 §3.1).
 package httpguard

@@ -98,3 +98,28 @@ func MetadataHandler(m Metadata) (http.Handler, error) {
 		}
 	}), nil
 }
+
+// CanonicalResource returns the canonical form of a resource identifier, the
+// value to use both as [Metadata.Resource] and as the audience the verifier
+// requires, so that a token is bound to this resource (RFC 8707 §2; MCP
+// authorization 2025-06-18 "Canonical Server URI"): scheme and host in lower
+// case, default port dropped, no trailing slash, no fragment.
+func CanonicalResource(resource string) (string, error) {
+	if err := CheckResource(resource); err != nil {
+		return "", err
+	}
+	u, _ := url.Parse(resource)
+	scheme := strings.ToLower(u.Scheme)
+	host := strings.ToLower(u.Hostname())
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if p := u.Port(); p != "" && !(scheme == "https" && p == "443") && !(scheme == "http" && p == "80") {
+		host += ":" + p
+	}
+	out := scheme + "://" + host + strings.TrimSuffix(u.EscapedPath(), "/")
+	if u.RawQuery != "" {
+		out += "?" + u.RawQuery
+	}
+	return out, nil
+}

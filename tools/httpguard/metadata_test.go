@@ -99,3 +99,25 @@ func TestInsufficientScope(t *testing.T) {
 		t.Errorf("status %d, challenge %s; want 403, %s", w.Code, w.Header().Get("WWW-Authenticate"), want)
 	}
 }
+
+func TestCanonicalResource(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ in, want string }{
+		{"HTTPS://Tools.Example/mcp/", "https://tools.example/mcp"},
+		{"https://tools.example:443/mcp", "https://tools.example/mcp"},
+		{"https://tools.example:8443", "https://tools.example:8443"},
+		{"http://[::1]:80/MCP", "http://[::1]/MCP"},
+	} {
+		got, err := httpguard.CanonicalResource(c.in)
+		if err != nil || got != c.want {
+			t.Errorf("CanonicalResource(%q) = %q, %v; want %q", c.in, got, err, c.want)
+		}
+		// Idempotent: the canonical form is its own canonical form.
+		if again, err := httpguard.CanonicalResource(got); err != nil || again != got {
+			t.Errorf("CanonicalResource(%q) = %q, %v; not idempotent", got, again, err)
+		}
+	}
+	if _, err := httpguard.CanonicalResource("https://tools.example/#f"); !errors.Is(err, httpguard.ErrBadResource) {
+		t.Errorf("fragment: err = %v", err)
+	}
+}
