@@ -49,3 +49,15 @@ func ExampleMiddleware() {
 	// 401 "Bearer error=\"invalid_token\"" "Unauthorized\n"
 	// 401 "Bearer" "Unauthorized\n"
 }
+
+func ExampleMetadataURL() {
+	resource, _ := httpguard.CanonicalResource("HTTPS://Tools.Example:443/mcp/")
+	metaURL, _ := httpguard.MetadataURL(resource)
+	fmt.Println(resource)
+	fmt.Println(metaURL)
+	fmt.Println(httpguard.Challenge("", "invalid_token", "tools:read", metaURL))
+	// Output:
+	// https://tools.example/mcp
+	// https://tools.example/.well-known/oauth-protected-resource/mcp
+	// Bearer error="invalid_token", scope="tools:read", resource_metadata="https://tools.example/.well-known/oauth-protected-resource/mcp"
+}
