@@ -159,9 +159,11 @@ func (g *Guard[In, Out]) Call(ctx context.Context, in In) (Out, error) {
 	return g.finish(ctx, &c, d.Obligations.Redact, ctl.secrets, out, runErr)
 }
 
+// isNotRun is a type assertion, not errors.As: finish gets the error as Call
+// made it, and errors.As would cost an allocation on every call.
 func isNotRun(err error) bool {
-	var nr *notRunError
-	return errors.As(err, &nr)
+	_, ok := err.(*notRunError)
+	return ok
 }
 
 // notRunError is a call that was allowed and recorded but whose tool did not
