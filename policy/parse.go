@@ -43,25 +43,7 @@ func Parse(name string, data []byte) ([]Rule, error) {
 
 // Load parses the policy files at paths and combines their rules into one [Set].
 func Load(opts Options, paths ...string) (*Set, error) {
-	var all []Rule
-	var errs []error
-	for _, p := range paths {
-		data, err := readFile(p)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		rules, err := Parse(p, data)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		all = append(all, rules...)
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	return NewSet(all, opts)
+	return readAll(paths).load(opts, paths)
 }
 
 func readFile(path string) ([]byte, error) {

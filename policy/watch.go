@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"os"
+	"errors"
 	"time"
 )
 
@@ -25,6 +25,15 @@ type WatchOptions struct {
 // keeps whatever set it had). A file that is rewritten with the same content does
 // not call fn. The current content is taken as the starting point, so fn is first
 // called on the first change. Watch returns when ctx is done.
+//
+// A change is taken only once the files read the same at two consecutive polls,
+// and the set is loaded from exactly the bytes that were read then: a file caught
+// mid-write (truncated, then written in pieces) is never loaded as a policy, so a
+// valid-looking prefix (the permit without the forbid after it) cannot become
+// the policy. A writer slower than one poll interval between two of its writes
+// can still be caught: deploy policy files by writing a temporary file and
+// renaming it over the old one (rename is atomic), as `kubectl`, Helm and
+// configuration managers do.
 func Watch(ctx context.Context, paths []string, opts WatchOptions, fn func(*Set, error)) {
 	tick := opts.Tick
 	if tick == nil {
@@ -36,33 +45,82 @@ func Watch(ctx context.Context, paths []string, opts WatchOptions, fn func(*Set,
 		defer t.Stop()
 		tick = t.C
 	}
-	last := fingerprint(paths)
+	st := settle{last: readAll(paths).sum}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick:
 		}
-		fp := fingerprint(paths)
-		if bytes.Equal(fp, last) {
-			continue
+		if snap := readAll(paths); st.take(snap.sum) {
+			fn(snap.load(opts.Options, paths))
 		}
-		last = fp
-		fn(Load(opts.Options, paths...))
 	}
 }
 
-// fingerprint hashes the content of paths; an unreadable file hashes as its error,
-// so that its disappearance and return are both changes.
-func fingerprint(paths []string) []byte {
+// settle decides, poll by poll, when a change is taken: when the content differs
+// from the last one taken and is the same as at the poll before.
+type settle struct {
+	last    []byte // the content taken last
+	pending []byte // a change seen at the previous poll, not yet stable
+}
+
+func (s *settle) take(sum []byte) bool {
+	switch {
+	case bytes.Equal(sum, s.last):
+		s.pending = nil
+		return false
+	case !bytes.Equal(sum, s.pending):
+		s.pending = sum // changed: wait one poll to see it settle
+		return false
+	}
+	s.last, s.pending = sum, nil
+	return true
+}
+
+// snapshot is the content of a set of policy files read at one poll, with a
+// hash of it; an unreadable file hashes as its error, so that its disappearance
+// and return are both changes.
+type snapshot struct {
+	data [][]byte
+	errs []error
+	sum  []byte
+}
+
+func readAll(paths []string) snapshot {
+	s := snapshot{data: make([][]byte, len(paths)), errs: make([]error, len(paths))}
 	h := sha256.New()
-	for _, p := range paths {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			data = []byte("\x00error:" + err.Error())
+	for i, p := range paths {
+		s.data[i], s.errs[i] = readFile(p)
+		b := s.data[i]
+		if s.errs[i] != nil {
+			b = []byte("\x00error:" + s.errs[i].Error())
 		}
-		sum := sha256.Sum256(data)
+		sum := sha256.Sum256(b)
 		h.Write(sum[:])
 	}
-	return h.Sum(nil)
+	s.sum = h.Sum(nil)
+	return s
+}
+
+// load builds the set from the snapshot's bytes, as [Load] does from files.
+func (s snapshot) load(opts Options, paths []string) (*Set, error) {
+	var all []Rule
+	var errs []error
+	for i, p := range paths {
+		if s.errs[i] != nil {
+			errs = append(errs, s.errs[i])
+			continue
+		}
+		rules, err := Parse(p, s.data[i])
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		all = append(all, rules...)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return NewSet(all, opts)
 }

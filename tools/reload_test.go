@@ -132,8 +132,8 @@ func TestWatchPolicy(t *testing.T) {
 		f.enf.WatchPolicy(ctx, []string{path}, policy.WatchOptions{Tick: tick}, func(err error) { errs <- err })
 		close(done)
 	}()
-	poll := func() { // the second send waits for the first poll to finish
-		for range 2 {
+	poll := func() { // a change is taken at the second poll; the third send waits for it
+		for range 3 {
 			select {
 			case tick <- time.Time{}:
 			case <-time.After(10 * time.Second):
