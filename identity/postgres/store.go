@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"sync/atomic"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -119,10 +120,14 @@ func (s *Store) Init(ctx context.Context) error {
 			created timestamptz NOT NULL DEFAULT now(),
 			PRIMARY KEY (kind, issuer, value))`,
 	}
-	for _, q := range stmts {
-		if _, err := s.db.Exec(ctx, q); err != nil {
-			return fmt.Errorf("postgres: init: %w", err)
-		}
+	// One simple-protocol query runs as one implicit transaction: the advisory
+	// lock, keyed on the schema, serializes instances starting at once, whose
+	// CREATE … IF NOT EXISTS would otherwise race (PostgreSQL reports
+	// "already exists" to the loser). The schema is a checked plain identifier.
+	lock := `SELECT pg_advisory_xact_lock(hashtext('modelguard_identity:` + s.schema + `'))`
+	q := strings.Join(append([]string{lock}, stmts...), ";\n")
+	if _, err := s.db.Exec(ctx, q); err != nil {
+		return fmt.Errorf("postgres: init: %w", err)
 	}
 	return nil
 }
