@@ -37,9 +37,9 @@ type Func[In, Out any] func(ctx context.Context, in In) (Out, error)
 type Guard[In, Out any] struct {
 	e     *Enforcer
 	tool  Tool
-	idx   int                      // registration index: this guard's program in each generation
-	ptrIn bool                     // In is a pointer type: policy gets it as is, not a pointer to it
-	utf8  func(reflect.Value) bool // nil: In holds no string
+	idx   int                           // registration index: this guard's program in each generation
+	ptrIn bool                          // In is a pointer type: policy gets it as is, not a pointer to it
+	utf8  func(reflect.Value, int) bool // nil: In holds no string
 	fn    Func[In, Out]
 }
 
@@ -224,9 +224,9 @@ func (g *Guard[In, Out]) digestArgs(ev *audit.Event, in *In) error {
 		ev.ArgsDigest = audit.DigestBytes([]byte("null"))
 		return errors.New("arguments are a nil pointer")
 	}
-	if g.utf8 != nil && !g.utf8(reflect.ValueOf(in).Elem()) {
+	if g.utf8 != nil && !g.utf8(reflect.ValueOf(in).Elem(), 0) {
 		ev.ArgsDigest, _, _ = audit.DigestLen(in)
-		return errors.New("arguments hold a string that is not valid UTF-8")
+		return errors.New("arguments hold a string that is not valid UTF-8, or are cyclic or nested too deep")
 	}
 	var n int
 	var err error

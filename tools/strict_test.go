@@ -195,3 +195,31 @@ func FuzzStrictJSON(f *testing.F) {
 		}
 	})
 }
+
+// Cyclic or absurdly deep Go arguments are refused, never walked until the
+// stack runs out (a fatal error no recover catches); and a fixed-size array
+// takes no extra JSON elements.
+func TestCyclicArgsAndArrayOverflow(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, "rules:\n  - {id: r, effect: permit, tools: [t]}\n", nil)
+	g, err := tools.NewGuard(w.enf, tools.Tool{Name: "t"}, func(ctx context.Context, a []any) (int, error) { return len(a), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := w.ctx(t, "model:cycle", "a")
+	s := []any{nil}
+	s[0] = s
+	if _, err := g.Call(ctx, s); !errors.Is(err, tools.ErrBadArgs) {
+		t.Fatalf("cyclic args: err = %v, want ErrBadArgs", err)
+	}
+	type fixed struct {
+		P [1]string `json:"p"`
+	}
+	ga, err := tools.NewGuard(w.enf, tools.Tool{Name: "t"}, func(ctx context.Context, a fixed) (string, error) { return a.P[0], nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ga.CallJSON(ctx, json.RawMessage(`{"p":["acct-1","acct-2"]}`)); !errors.Is(err, tools.ErrBadArgs) {
+		t.Fatalf("array overflow: err = %v, want ErrBadArgs", err)
+	}
+}

@@ -66,6 +66,9 @@ func checkValue(dec *json.Decoder, t reflect.Type, at string) error {
 			elem = t.Elem()
 		}
 		for i := 0; dec.More(); i++ {
+			if t != nil && t.Kind() == reflect.Array && i >= t.Len() {
+				return fmt.Errorf("%s holds more than %d elements", orRoot(at), t.Len())
+			}
 			if err := checkValue(dec, elem, fmt.Sprintf("%s[%d]", at, i)); err != nil {
 				return err
 			}

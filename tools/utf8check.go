@@ -15,11 +15,11 @@ import (
 
 // utf8Checker returns a function reporting whether every string reachable in a
 // value of type t is valid UTF-8, or nil when t can hold no string.
-func utf8Checker(t reflect.Type) func(reflect.Value) bool {
+func utf8Checker(t reflect.Type) func(reflect.Value, int) bool {
 	return checkerFor(t, map[reflect.Type]bool{})
 }
 
-func checkerFor(t reflect.Type, visiting map[reflect.Type]bool) func(reflect.Value) bool {
+func checkerFor(t reflect.Type, visiting map[reflect.Type]bool) func(reflect.Value, int) bool {
 	if visiting[t] {
 		return validDynamic // a recursive type: walk it as it comes
 	}
@@ -27,7 +27,7 @@ func checkerFor(t reflect.Type, visiting map[reflect.Type]bool) func(reflect.Val
 	defer delete(visiting, t)
 	switch t.Kind() {
 	case reflect.String:
-		return func(v reflect.Value) bool { return utf8.ValidString(v.String()) }
+		return func(v reflect.Value, _ int) bool { return utf8.ValidString(v.String()) }
 	case reflect.Interface:
 		return validDynamic
 	case reflect.Pointer:
@@ -35,7 +35,7 @@ func checkerFor(t reflect.Type, visiting map[reflect.Type]bool) func(reflect.Val
 		if elem == nil {
 			return nil
 		}
-		return func(v reflect.Value) bool { return v.IsNil() || elem(v.Elem()) }
+		return func(v reflect.Value, d int) bool { return d < maxDepth && (v.IsNil() || elem(v.Elem(), d+1)) }
 	case reflect.Slice, reflect.Array:
 		if t.Elem().Kind() == reflect.Uint8 {
 			return nil // bytes encode as base64: any content is distinct
@@ -44,9 +44,12 @@ func checkerFor(t reflect.Type, visiting map[reflect.Type]bool) func(reflect.Val
 		if elem == nil {
 			return nil
 		}
-		return func(v reflect.Value) bool {
+		return func(v reflect.Value, d int) bool {
+			if d >= maxDepth {
+				return false
+			}
 			for i := range v.Len() {
-				if !elem(v.Index(i)) {
+				if !elem(v.Index(i), d+1) {
 					return false
 				}
 			}
@@ -57,9 +60,12 @@ func checkerFor(t reflect.Type, visiting map[reflect.Type]bool) func(reflect.Val
 		if key == nil && elem == nil {
 			return nil
 		}
-		return func(v reflect.Value) bool {
+		return func(v reflect.Value, d int) bool {
+			if d >= maxDepth {
+				return false
+			}
 			for it := v.MapRange(); it.Next(); {
-				if (key != nil && !key(it.Key())) || (elem != nil && !elem(it.Value())) {
+				if (key != nil && !key(it.Key(), d+1)) || (elem != nil && !elem(it.Value(), d+1)) {
 					return false
 				}
 			}
@@ -68,7 +74,7 @@ func checkerFor(t reflect.Type, visiting map[reflect.Type]bool) func(reflect.Val
 	case reflect.Struct:
 		type field struct {
 			i     int
-			check func(reflect.Value) bool
+			check func(reflect.Value, int) bool
 		}
 		var fields []field
 		for i := range t.NumField() {
@@ -82,9 +88,12 @@ func checkerFor(t reflect.Type, visiting map[reflect.Type]bool) func(reflect.Val
 		if len(fields) == 0 {
 			return nil
 		}
-		return func(v reflect.Value) bool {
+		return func(v reflect.Value, d int) bool {
+			if d >= maxDepth {
+				return false
+			}
 			for _, f := range fields {
-				if !f.check(v.Field(f.i)) {
+				if !f.check(v.Field(f.i), d+1) {
 					return false
 				}
 			}
@@ -95,7 +104,10 @@ func checkerFor(t reflect.Type, visiting map[reflect.Type]bool) func(reflect.Val
 }
 
 // validDynamic checks a value whose type is known only at run time.
-func validDynamic(v reflect.Value) bool {
+func validDynamic(v reflect.Value, d int) bool {
+	if d >= maxDepth {
+		return false
+	}
 	if v.Kind() == reflect.Interface {
 		if v.IsNil() {
 			return true
@@ -103,5 +115,10 @@ func validDynamic(v reflect.Value) bool {
 		v = v.Elem()
 	}
 	c := utf8Checker(v.Type())
-	return c == nil || c(v)
+	return c == nil || c(v, d+1)
 }
+
+// maxDepth bounds the walk: a cyclic value (a slice holding itself, a pointer
+// loop) or one nested deeper than this is refused, not walked until the stack
+// runs out, which no recover could catch.
+const maxDepth = 1000
