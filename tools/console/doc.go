@@ -1,0 +1,27 @@
+// Package console is the operator console: an [http.Handler] where human
+// approvers decide the approval requests guards file (approvals inbox,
+// approve once, deny with a reason) against any [tools.ApprovalQueue] — the
+// PostgreSQL queue (tools/approvalpg) makes it work across instances.
+//
+// Security rules, each enforced in one place:
+//   - Every request is authenticated: a bearer token (Authorization header, or
+//     the HttpOnly, SameSite=Strict session cookie set by POST /login) verified
+//     by an [identity.Verifier] with the console's own audience. There is no
+//     anonymous mode.
+//   - Roles come from claims: "roles" (list) or "role" (string) holding
+//     "approver" or "viewer". An identity with model or agent claims is a model
+//     and is never an approver.
+//   - Every POST carries a CSRF token (form field "csrf"), an HMAC of the
+//     caller's token under a per-console secret.
+//   - Pages are html/template (contextual escaping of everything from the log),
+//     served with a strict Content-Security-Policy allowing no inline script.
+//   - An approver cannot approve a request under their own subject
+//     ([tools.ErrSelfApproval]); grants are signed by [tools.ApproveRequest], the
+//     same path as `modelguard approve grant`.
+//   - Every console action is recorded in the audit log (phase "console") with
+//     the approver.
+//
+// Paths: GET / (inbox), GET /approvals/{id} (one request: usable as the MCP
+// URL-elicitation approval URL template https://host/approvals/{id}), POST
+// /approvals/{id}/approve, POST /approvals/{id}/deny, POST /login, POST /logout.
+package console
