@@ -180,7 +180,10 @@ func (g *Guard[In, Out]) requestApproval(ctx context.Context, c *call, claims *i
 	if q == nil {
 		return de
 	}
-	args, _ := json.Marshal(in)
+	args := c.args // the canonical bytes the digest is of, when the snapshot made them
+	if args == nil {
+		args, _ = json.Marshal(in)
+	}
 	req, err := q.Request(ctx, ApprovalRequest{Time: g.e.now(), Issuer: claims.Issuer, Subject: claims.Subject,
 		Agent: claims.Agent, Tenant: claims.Tenant, Tool: g.tool.Name, ArgsDigest: c.ev.ArgsDigest, Args: args,
 		Reason: "policy rules " + fmt.Sprint(d.Rules) + " require approval", Rules: d.Rules})

@@ -1,6 +1,7 @@
 package tools
 
 import (
+	"reflect"
 	"strconv"
 	"time"
 
@@ -55,3 +56,6 @@ func (t BudgetsForTest) Charge(k LimitKey, b policy.Budget, amount float64, now 
 	_, _, ok := t.b.charge(k, b, amount, now)
 	return ok
 }
+
+// SnapshotPathForTest is the snapshot path NewGuard decides for input type t.
+func SnapshotPathForTest(t reflect.Type) string { return argsPathOf(t).path.String() }

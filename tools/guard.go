@@ -38,8 +38,10 @@ type Guard[In, Out any] struct {
 	e     *Enforcer
 	tool  Tool
 	idx   int                           // registration index: this guard's program in each generation
-	ptrIn bool                          // In is a pointer type: policy gets it as is, not a pointer to it
+	ptrIn bool                          // In is a pointer type
+	ref   bool                          // In is a struct: policy gets a pointer to it, not a copy
 	utf8  func(reflect.Value, int) bool // nil: In holds no string
+	shape argsShape                     // how the arguments are snapshot (see snapshot.go)
 	fn    Func[In, Out]
 }
 
@@ -62,7 +64,8 @@ func NewGuard[In, Out any](e *Enforcer, t Tool, fn Func[In, Out]) (*Guard[In, Ou
 		return nil, err
 	}
 	return &Guard[In, Out]{e: e, tool: t, idx: idx, fn: fn, ptrIn: reflect.TypeFor[In]().Kind() == reflect.Pointer,
-		utf8: utf8Checker(reflect.TypeFor[In]())}, nil
+		ref:  reflect.TypeFor[In]().Kind() == reflect.Struct,
+		utf8: utf8Checker(reflect.TypeFor[In]()), shape: argsPathOf(reflect.TypeFor[In]())}, nil
 }
 
 // Wrap is [NewGuard] returning the guarded function itself, so that it drops in
@@ -94,12 +97,20 @@ func (g *Guard[In, Out]) Tool() Tool { return g.tool }
 // [*DeniedError] and the tool does not run. The tool's own errors are returned
 // unchanged; a panic in the tool is recovered and returned as [ErrToolPanic].
 func (g *Guard[In, Out]) Call(ctx context.Context, in In) (Out, error) {
+	return g.call(ctx, in, false)
+}
+
+// call is Call; private says in was decoded by the guard itself (CallJSON), so
+// that nothing outside the call refers into it.
+func (g *Guard[In, Out]) call(ctx context.Context, in In, private bool) (Out, error) {
 	var zero Out
 	if err := g.ready(); err != nil {
 		return zero, err
 	}
 	prog := g.e.program(g.idx) // the whole call runs on this policy version
-	c := g.start(ctx, prog, &in)
+	// From here on in is the snapshot: on the isolating paths a fresh value
+	// decoded from the canonical bytes (see snapshot.go).
+	c := g.start(ctx, prog, &in, private)
 	if c.argsErr != nil {
 		return zero, g.deny(ctx, &c, &DeniedError{Code: CodeBadArgs, Err: ErrBadArgs, Cause: c.argsErr,
 			Messages: []string{"arguments rejected"}, Reasons: []string{c.argsErr.Error()}})
@@ -180,12 +191,13 @@ func (e *notRunError) Error() string {
 func (e *notRunError) Unwrap() error { return e.cause }
 
 // policyArgs is the arguments as policy takes them: one pointer to the input
-// struct, whether In is a struct or a pointer to one.
+// struct, whether In is a struct or a pointer to one; any other type (a map, a
+// slice) as it is.
 func (g *Guard[In, Out]) policyArgs(in *In) any {
-	if g.ptrIn {
-		return *in
+	if g.ref {
+		return in
 	}
-	return in
+	return *in
 }
 
 // call is the state of one guarded call.
@@ -195,10 +207,11 @@ type call struct {
 	start     time.Time
 	ev        audit.Event
 	outcomeID string
+	args      []byte // the canonical encoding of the arguments, when it was made
 	argsErr   error
 }
 
-func (g *Guard[In, Out]) start(ctx context.Context, prog *policy.Program, in *In) call {
+func (g *Guard[In, Out]) start(ctx context.Context, prog *policy.Program, in *In, private bool) call {
 	now := g.e.now()
 	meta, _ := CallFromContext(ctx)
 	callID, decisionID, outcomeID := g.e.nextIDs()
@@ -213,39 +226,8 @@ func (g *Guard[In, Out]) start(ctx context.Context, prog *policy.Program, in *In
 		SessionID: meta.SessionID, PromptID: meta.PromptID, TraceID: meta.TraceID,
 		PolicyVersion: prog.Version(),
 	}
-	c.argsErr = g.digestArgs(&c.ev, in)
+	c.args, c.argsErr = g.snapshotArgs(&c.ev, in, private)
 	return c
-}
-
-// digestArgs sets the arguments' digest (and, if configured, their JSON) on ev,
-// and rejects arguments that cannot be encoded or are too large to evaluate.
-func (g *Guard[In, Out]) digestArgs(ev *audit.Event, in *In) error {
-	if g.ptrIn && reflect.ValueOf(*in).IsNil() {
-		ev.ArgsDigest = audit.DigestBytes([]byte("null"))
-		return errors.New("arguments are a nil pointer")
-	}
-	if g.utf8 != nil && !g.utf8(reflect.ValueOf(in).Elem(), 0) {
-		ev.ArgsDigest, _, _ = audit.DigestLen(in)
-		return errors.New("arguments hold a string that is not valid UTF-8, or are cyclic or nested too deep")
-	}
-	var n int
-	var err error
-	if g.e.opts.RecordArgs {
-		var b []byte
-		if b, err = json.Marshal(in); err == nil {
-			ev.Args, ev.ArgsDigest, n = b, audit.DigestBytes(b), len(b)
-		}
-	} else {
-		ev.ArgsDigest, n, err = audit.DigestLen(in)
-	}
-	switch {
-	case err != nil:
-		return fmt.Errorf("arguments cannot be encoded as JSON: %w", err)
-	case n > g.e.opts.MaxArgsBytes:
-		ev.Args = nil
-		return fmt.Errorf("arguments are %d bytes of JSON, over the %d byte limit", n, g.e.opts.MaxArgsBytes)
-	}
-	return nil
 }
 
 func (c *call) decided(d policy.Decision) {

@@ -58,7 +58,7 @@ func (g *Guard[In, Out]) CallJSON(ctx context.Context, args json.RawMessage) (js
 	}
 	if err != nil {
 		prog := g.e.program(g.idx)
-		c := g.start(ctx, prog, &in)
+		c := g.start(ctx, prog, &in, true)
 		c.ev.ArgsDigest, c.ev.Args = audit.DigestBytes(args), nil // the record describes what the model sent
 		if claims, aerr := g.e.authenticate(ctx); aerr == nil {
 			c.ev.Identity = identityOf(claims)
@@ -66,7 +66,7 @@ func (g *Guard[In, Out]) CallJSON(ctx context.Context, args json.RawMessage) (js
 		return nil, g.deny(ctx, &c, &DeniedError{Code: CodeBadArgs, Err: ErrBadArgs, Cause: err,
 			Messages: []string{"arguments do not match the tool's input: " + err.Error()}, Reasons: []string{err.Error()}})
 	}
-	out, err := g.Call(ctx, in)
+	out, err := g.call(ctx, in, true)
 	if err != nil {
 		return nil, err
 	}
