@@ -551,3 +551,29 @@ func TestSnapshotStrictEncoding(t *testing.T) {
 }
 
 func nanFloat() float64 { z := 0.0; return z / z }
+
+// TestSnapshotDropsWhatJSONDoesNot: on the isolating paths the tool gets the
+// value decoded from the arguments' JSON, so what JSON does not carry
+// (unexported fields, json:"-") reaches it zeroed: it was never decided.
+func TestSnapshotDropsWhatJSONDoesNot(t *testing.T) {
+	w := newSnapWorld(t)
+	rules, _ := policy.Parse("p.yaml", []byte("rules:\n  - {id: p, effect: permit, tools: [priv]}\n"))
+	set, _ := policy.NewSet(rules, policy.Options{})
+	if err := w.enf.SetPolicy(context.Background(), set); err != nil {
+		t.Fatal(err)
+	}
+	var got withPrivate
+	g, err := tools.NewGuard(w.enf, tools.Tool{Name: "priv"}, func(ctx context.Context, a withPrivate) (string, error) {
+		got = a
+		return a.ID, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Call(w.ctx, withPrivate{ID: "x", cache: map[string]int{"k": 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != "x" || got.cache != nil {
+		t.Fatalf("tool got %+v", got)
+	}
+}
