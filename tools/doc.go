@@ -23,6 +23,66 @@
 // call id, the conversation, prompt and trace ids) travels in the context too, via
 // [WithCall].
 //
+// # What is decided is what runs and what is recorded
+//
+// A call's arguments are fixed once, at its start: one canonical encoding (the
+// arguments' JSON as encoding/json writes it) gives the digest in both audit
+// records, the recorded arguments (Options.RecordArgs), the digest an approval
+// grant binds, and, for types that can refer to shared memory, the very value
+// policy decides on and the tool runs with. Which path an input type takes is
+// decided once, at [NewGuard]:
+//
+//   - A plain value type (no map, slice, pointer, interface, chan or func
+//     reachable, in exported fields or not; time.Time counts as a value) is
+//     copied when Call receives it; that copy is private to the call and is
+//     used as is. This is the cheap path.
+//   - A type with reference fields is isolated: its canonical bytes are
+//     decoded into a fresh value, and that value is what policy and the tool
+//     get. A caller that shares a map, slice or pointer with the arguments and
+//     changes it at any moment (from its own MarshalJSON, a verifier, a kill
+//     switch, an audit sink, a secret source, or another goroutine synchronized
+//     with any of them) changes nothing that was decided, recorded or run; and
+//     what the tool writes into its input never reaches the caller.
+//   - A type holding an interface, or a type with its own JSON or text
+//     marshaling, is normalized: the fresh value is encoded once more and those
+//     bytes are the canonical ones, because decoding need not give back what
+//     was encoded (a number in an any becomes a float64, a struct in an any a
+//     map, an int64 above 2^53 the nearest float64). The digest is then of
+//     exactly the value that is decided and run. Bytes a type's own MarshalJSON
+//     writes are held to the strict JSON rules below (no duplicate member, no
+//     inexact member name), and a value that cannot be decoded from its own
+//     encoding is refused.
+//
+// Arguments holding a string that is not valid UTF-8 (in a field, an element,
+// a map key, behind an interface) are refused with [ErrBadArgs]
+// (bad_arguments): JSON would write every invalid byte as U+FFFD, so
+// "acct-\xff" and "acct-\xfe" would digest, decide and be granted the same.
+// So are arguments that are cyclic, nested over 1000 levels, cannot be encoded
+// (NaN, a chan) or are over Options.MaxArgsBytes.
+//
+// [Guard.CallJSON] and [Registry.Call], the entry point of every adapter,
+// decode the model's JSON strictly, so that whatever reads the raw JSON
+// upstream (a proxy, a gateway, a validator, a log) cannot see other arguments
+// than policy does: invalid UTF-8, an escaped lone surrogate, a duplicate
+// member name, a member name that matches a field only case-insensitively or
+// by Unicode folding ("Amount_Cents", "ſ" for "s"), an unknown member, data
+// after the value, and extra elements for a fixed-size array are all
+// bad_arguments. A value the guard decoded itself is private, so it is not
+// decoded a second time.
+//
+// Limits. On the isolating paths the tool gets what the arguments' JSON
+// carries: unexported fields and fields tagged json:"-" reach it zeroed (they
+// were never decided), and a value behind an interface arrives as a decoded
+// JSON value (map[string]any, []any, float64, string, bool), not as the Go
+// type the caller put there. A type whose own MarshalJSON and UnmarshalJSON
+// disagree is decided as its UnmarshalJSON reads the bytes. Policy reads Go
+// fields by their JSON names, so a field type whose MarshalJSON shows other
+// content than its fields is recorded as it marshals and decided as its fields
+// read. Unsynchronized writes from another goroutine during a call are a data
+// race, which Go does not define (on a map, a fatal error no recover
+// catches): the guarantee holds for every write ordered before or after any
+// point of the call, not for racing ones.
+//
 // # Controls
 //
 // A permit's obligations (see package policy) are enforced before the tool runs:
