@@ -87,6 +87,9 @@ func NewAsync(next Sink, opts AsyncOptions) *Async {
 // full for MaxWait or until ctx is done, if the next sink is failing, or after
 // Close. A cancelled ctx does not stop an event there is room for.
 func (a *Async) Record(ctx context.Context, e Event) error {
+	if a == nil || a.q == nil {
+		return fmt.Errorf("audit: Async: %w", ErrNotReady)
+	}
 	a.mu.RLock()
 	defer a.mu.RUnlock()
 	if err := a.refuse(); err != nil {
@@ -133,6 +136,9 @@ func (a *Async) rejected(err error) error {
 // Flush waits until every event queued before it was called is recorded, or
 // ctx is done.
 func (a *Async) Flush(ctx context.Context) error {
+	if a == nil || a.q == nil {
+		return fmt.Errorf("audit: Async: %w", ErrNotReady)
+	}
 	a.mu.RLock()
 	if a.closed {
 		a.mu.RUnlock()
@@ -157,6 +163,9 @@ func (a *Async) Flush(ctx context.Context) error {
 // Close stops taking events and waits until the queued ones are recorded. If
 // ctx ends first, it gives up on the rest and reports how many were lost.
 func (a *Async) Close(ctx context.Context) error {
+	if a == nil || a.q == nil {
+		return fmt.Errorf("audit: Async: %w", ErrNotReady)
+	}
 	a.mu.Lock()
 	if a.closed {
 		a.mu.Unlock()
@@ -180,6 +189,9 @@ func (a *Async) Close(ctx context.Context) error {
 
 // Stats returns the sink's counters.
 func (a *Async) Stats() AsyncStats {
+	if a == nil || a.q == nil {
+		return AsyncStats{Err: fmt.Errorf("audit: Async: %w", ErrNotReady)}
+	}
 	a.smu.Lock()
 	defer a.smu.Unlock()
 	st := a.stats

@@ -83,6 +83,9 @@ func ParseCheckpoint(text []byte) (Checkpoint, error) {
 // SignCheckpoint returns c as a note signed by s. The origin must be the
 // signer's name: a checkpoint names the log and the key that vouches for it.
 func SignCheckpoint(c Checkpoint, s note.Signer) ([]byte, error) {
+	if s == nil {
+		return nil, errors.New("audit: SignCheckpoint: nil signer")
+	}
 	if c.Origin != s.Name() {
 		return nil, fmt.Errorf("audit: checkpoint origin %q is not the signer's name %q", c.Origin, s.Name())
 	}

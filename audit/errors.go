@@ -17,6 +17,10 @@ var (
 	// ErrQueueFull is returned by [Async.Record] when its queue stayed full for
 	// the whole wait.
 	ErrQueueFull = errors.New("audit: queue full")
+	// ErrNotReady is returned by the methods of a zero or nil sink, log or
+	// tree that needs its constructor (OpenFile, OpenLog, NewAsync, …): never
+	// a panic.
+	ErrNotReady = errors.New("audit: not ready (use its constructor)")
 )
 
 // Errors of logs at rest. [Log.Verify] and [Checker] report each as the Err of a
@@ -67,6 +71,9 @@ type VerifyError struct {
 }
 
 func (e *VerifyError) Error() string {
+	if e == nil || e.Err == nil {
+		return "audit: verify error"
+	}
 	msg := e.Err.Error()
 	if e.Index > 0 {
 		msg += fmt.Sprintf(": record %d", e.Index)
@@ -80,4 +87,9 @@ func (e *VerifyError) Error() string {
 	return msg
 }
 
-func (e *VerifyError) Unwrap() error { return e.Err }
+func (e *VerifyError) Unwrap() error {
+	if e == nil {
+		return nil
+	}
+	return e.Err
+}

@@ -151,13 +151,30 @@ type File struct {
 }
 
 // Name returns the path of the active log file.
-func (s *File) Name() string { return s.path }
+func (s *File) Name() string {
+	if s.opened() != nil {
+		return ""
+	}
+	return s.path
+}
+
+// opened reports whether s was built by [OpenFile]: a zero or nil File is an
+// error, never a panic.
+func (s *File) opened() error {
+	if s == nil || s.done == nil {
+		return fmt.Errorf("audit: File: %w", ErrNotReady)
+	}
+	return nil
+}
 
 // Record encodes e, numbers it with the next sequence number, adds it to the
 // tree and appends it as one line, returning as [FileOptions.Durability] says.
 // ctx is not consulted: an event is never dropped because the caller's context
 // ended. An error means the event is not in the log.
 func (s *File) Record(_ context.Context, e Event) error {
+	if err := s.opened(); err != nil {
+		return err
+	}
 	bp, err := encodeBody(&e)
 	if err != nil {
 		return err
@@ -193,6 +210,9 @@ func (s *File) Record(_ context.Context, e Event) error {
 
 // Flush writes buffered records and, unless the log is Buffered, syncs them.
 func (s *File) Flush() error {
+	if err := s.opened(); err != nil {
+		return err
+	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	return s.flushLocked(s.opts.Durability != Buffered)
@@ -201,6 +221,9 @@ func (s *File) Flush() error {
 // Checkpoint syncs every record recorded so far, signs a checkpoint of the tree
 // and stores it beside the log, and returns it.
 func (s *File) Checkpoint() ([]byte, error) {
+	if err := s.opened(); err != nil {
+		return nil, err
+	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	if err := s.flushLocked(true); err != nil {
@@ -211,6 +234,9 @@ func (s *File) Checkpoint() ([]byte, error) {
 
 // Stats returns the log's counters.
 func (s *File) Stats() FileStats {
+	if err := s.opened(); err != nil {
+		return FileStats{Err: err}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.st.stats
@@ -223,6 +249,9 @@ func (s *File) Stats() FileStats {
 // last checkpoint and closes the files. Later Record calls fail with
 // [ErrClosed].
 func (s *File) Close() error {
+	if err := s.opened(); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()

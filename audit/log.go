@@ -38,6 +38,9 @@ func OpenLog(path string) (*Log, error) {
 // Segments returns the paths of the log's files in order: the rotated segments,
 // then the active file.
 func (l *Log) Segments() []string {
+	if l == nil {
+		return nil
+	}
 	out := make([]string, len(l.segs))
 	for i, s := range l.segs {
 		out[i] = s.path
@@ -48,6 +51,9 @@ func (l *Log) Segments() []string {
 // Checkpoint returns the latest checkpoint stored beside the log, as written
 // (a signed note, or plain text if the log has no signer).
 func (l *Log) Checkpoint() ([]byte, error) {
+	if l == nil {
+		return nil, fmt.Errorf("audit: Log: %w", ErrNotReady)
+	}
 	b, err := os.ReadFile(l.path + ".checkpoint")
 	if err != nil {
 		return nil, fmt.Errorf("audit: read checkpoint: %w", err)
@@ -65,6 +71,9 @@ type line struct {
 // scan calls fn with every line of every segment in order. A missing active
 // file counts as empty.
 func (l *Log) scan(fn func(line) error) error {
+	if l == nil {
+		return fmt.Errorf("audit: Log: %w", ErrNotReady)
+	}
 	for _, sg := range l.segs {
 		f, err := os.Open(sg.path)
 		if errors.Is(err, os.ErrNotExist) && sg.path == l.path {
@@ -101,6 +110,9 @@ func scanFile(r io.Reader, name string, fn func(line) error) error {
 // Events calls fn with every event of the log in order, skipping a torn last
 // line. A line that is not a JSON event fails with [ErrCorrupt].
 func (l *Log) Events(fn func(Event) error) error {
+	if fn == nil {
+		return errors.New("audit: Log.Events: nil function")
+	}
 	return l.scan(func(ln line) error {
 		if !ln.complete {
 			return nil
@@ -147,6 +159,9 @@ func (l *Log) hashes() (*os.File, error) {
 // checkpoint. It fails with [ErrNotCovered] if that checkpoint does not reach
 // seq yet.
 func (l *Log) Prove(seq uint64) (*InclusionProof, error) {
+	if l == nil {
+		return nil, fmt.Errorf("audit: Log: %w", ErrNotReady)
+	}
 	cp, err := l.Checkpoint()
 	if err != nil {
 		return nil, err
@@ -167,6 +182,9 @@ func (l *Log) Prove(seq uint64) (*InclusionProof, error) {
 // checkpoint extends the log at the older one. Both must be checkpoints of this
 // log.
 func (l *Log) ProveConsistency(older, newer []byte) (*ConsistencyProof, error) {
+	if l == nil {
+		return nil, fmt.Errorf("audit: Log: %w", ErrNotReady)
+	}
 	f, err := l.hashes()
 	if err != nil {
 		return nil, err
@@ -180,6 +198,9 @@ func (l *Log) ProveConsistency(older, newer []byte) (*ConsistencyProof, error) {
 // own latest checkpoint and, if given, a trusted checkpoint. It returns the
 // first problem as a [*VerifyError] naming the bad record.
 func (l *Log) Verify(opts VerifyOptions) (*VerifyResult, error) {
+	if l == nil {
+		return nil, fmt.Errorf("audit: Log: %w", ErrNotReady)
+	}
 	c, err := NewChecker(opts)
 	if err != nil {
 		return nil, err
@@ -287,6 +308,12 @@ type Filter struct {
 
 // Match reports whether e passes the filter.
 func (f *Filter) Match(e *Event) bool {
+	if e == nil {
+		return false
+	}
+	if f == nil {
+		return true // no filter
+	}
 	id := &e.Identity
 	return eq(f.Subject, id.Subject) && eq(f.Agent, id.Agent) && eq(f.Model, id.ModelName) &&
 		eq(f.Tenant, id.Tenant) && eq(f.Tool, e.Tool) && eq(f.Decision, e.Decision) &&
@@ -300,6 +327,9 @@ func eq(want, got string) bool { return want == "" || want == got }
 
 // Query calls fn, in log order, with every event of the log that f matches.
 func (l *Log) Query(f Filter, fn func(Event) error) error {
+	if fn == nil {
+		return errors.New("audit: Log.Query: nil function")
+	}
 	return l.Events(func(e Event) error {
 		if !f.Match(&e) {
 			return nil

@@ -98,6 +98,9 @@ func ProveConsistency(r tlog.HashReader, older, newer []byte) (*ConsistencyProof
 // event the proof covers. It fails with [ErrBadSignature] if the checkpoint is not
 // signed by a known key, [ErrBadProof] if the record is not in its tree.
 func (p *InclusionProof) Verify(known note.Verifiers) (Checkpoint, Event, error) {
+	if p == nil {
+		return Checkpoint{}, Event{}, fmt.Errorf("%w: no proof", ErrBadProof)
+	}
 	c, err := OpenCheckpoint([]byte(p.Checkpoint), known)
 	if err != nil {
 		return Checkpoint{}, Event{}, err
@@ -122,6 +125,9 @@ func (p *InclusionProof) Verify(known note.Verifiers) (Checkpoint, Event, error)
 // Verify checks both checkpoints' signatures with the known keys and the proof
 // that the newer extends the older, and returns the two checkpoints.
 func (p *ConsistencyProof) Verify(known note.Verifiers) (older, newer Checkpoint, err error) {
+	if p == nil {
+		return Checkpoint{}, Checkpoint{}, fmt.Errorf("%w: no proof", ErrBadProof)
+	}
 	if older, err = OpenCheckpoint([]byte(p.Old), known); err != nil {
 		return Checkpoint{}, Checkpoint{}, err
 	}

@@ -88,6 +88,9 @@ func parseSeq(rec []byte) (uint64, bool) {
 // stops at the first error, which it returns; a line that is not a JSON event is
 // reported as [ErrCorrupt] with its line number.
 func ReadLog(r io.Reader, fn func(Event) error) error {
+	if r == nil || fn == nil {
+		return errors.New("audit: ReadLog: nil reader or function")
+	}
 	lr := newLineReader(r)
 	for line := 1; ; line++ {
 		rec, _, complete, err := lr.next()

@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 )
 
@@ -24,7 +25,12 @@ type Sink interface {
 type SinkFunc func(ctx context.Context, e Event) error
 
 // Record calls f(ctx, e).
-func (f SinkFunc) Record(ctx context.Context, e Event) error { return f(ctx, e) }
+func (f SinkFunc) Record(ctx context.Context, e Event) error {
+	if f == nil {
+		return fmt.Errorf("audit: SinkFunc: %w", ErrNotReady)
+	}
+	return f(ctx, e)
+}
 
 // Multi returns a sink that records every event to each of sinks in order. It
 // records to all of them even when one fails and returns the failures joined.
@@ -60,6 +66,9 @@ type Memory struct {
 
 // Record appends e, setting its Seq.
 func (m *Memory) Record(_ context.Context, e Event) error {
+	if m == nil {
+		return fmt.Errorf("audit: Memory: %w", ErrNotReady)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e.Seq = uint64(len(m.events)) + 1
@@ -69,6 +78,9 @@ func (m *Memory) Record(_ context.Context, e Event) error {
 
 // Events returns a copy of the events recorded so far.
 func (m *Memory) Events() []Event {
+	if m == nil {
+		return nil
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	out := make([]Event, len(m.events))
@@ -78,6 +90,9 @@ func (m *Memory) Events() []Event {
 
 // Len returns the number of events recorded so far.
 func (m *Memory) Len() int {
+	if m == nil {
+		return 0
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return len(m.events)
@@ -85,6 +100,9 @@ func (m *Memory) Len() int {
 
 // Reset forgets every event.
 func (m *Memory) Reset() {
+	if m == nil {
+		return
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.events = nil

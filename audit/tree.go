@@ -125,14 +125,32 @@ func NewTree(size int64, edge []tlog.Hash) (*Tree, error) {
 // appended, leaf first: record n's hash at level L is node n>>L, kept by the
 // record that completes it.
 func (t *Tree) Append(record []byte, stored []tlog.Hash) []tlog.Hash {
+	if t == nil {
+		return stored
+	}
 	return t.t.add(tlog.RecordHash(record), stored)
 }
 
 // Size returns the number of records.
-func (t *Tree) Size() int64 { return t.t.n }
+func (t *Tree) Size() int64 {
+	if t == nil {
+		return 0
+	}
+	return t.t.n
+}
 
 // Root returns the tree hash.
-func (t *Tree) Root() tlog.Hash { return t.t.root() }
+func (t *Tree) Root() tlog.Hash {
+	if t == nil {
+		return tlog.Hash{}
+	}
+	return t.t.root()
+}
 
 // Edge returns the roots of the complete subtrees, largest first.
-func (t *Tree) Edge() []tlog.Hash { return append([]tlog.Hash(nil), t.t.stack...) }
+func (t *Tree) Edge() []tlog.Hash {
+	if t == nil {
+		return nil
+	}
+	return append([]tlog.Hash(nil), t.t.stack...)
+}

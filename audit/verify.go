@@ -87,6 +87,9 @@ func NewChecker(opts VerifyOptions) (*Checker, error) {
 
 // Expect adds a checkpoint the log must extend.
 func (c *Checker) Expect(cp Checkpoint) {
+	if c == nil {
+		return
+	}
 	c.expect = append(c.expect, cp)
 	sort.SliceStable(c.expect, func(i, j int) bool { return c.expect[i].Size < c.expect[j].Size })
 }
@@ -96,6 +99,9 @@ func (c *Checker) Expect(cp Checkpoint) {
 // ones, or nil while it reads ahead past a gap. After an error, every call
 // returns that error.
 func (c *Checker) Add(rec []byte, pos Position) ([]tlog.Hash, error) {
+	if c == nil {
+		return nil, fmt.Errorf("audit: Checker: %w", ErrNotReady)
+	}
 	if c.err != nil {
 		return nil, c.err
 	}
@@ -140,6 +146,9 @@ func (c *Checker) reached() error {
 
 // Result ends the check and returns what it established, or the first problem.
 func (c *Checker) Result() (*VerifyResult, error) {
+	if c == nil {
+		return nil, fmt.Errorf("audit: Checker: %w", ErrNotReady)
+	}
 	if c.err == nil && c.gap != nil {
 		c.err = c.gap.decide()
 	}

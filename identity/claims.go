@@ -80,7 +80,12 @@ type Claims struct {
 }
 
 // HasScope reports whether s is one of the token's scopes.
-func (c *Claims) HasScope(s string) bool { return slices.Contains(c.Scopes, s) }
+func (c *Claims) HasScope(s string) bool {
+	if c == nil {
+		return false
+	}
+	return slices.Contains(c.Scopes, s)
+}
 
 // SplitScope splits a space-separated scope string into its scopes, dropping empty
 // entries.

@@ -42,6 +42,9 @@ type DelegationError struct {
 }
 
 func (e *DelegationError) Error() string {
+	if e == nil {
+		return "identity: delegation"
+	}
 	return "identity: delegation: " + e.Rule + ": " + e.Detail
 }
 

@@ -79,7 +79,12 @@ func NewIssuer(issuer string, key jose.JSONWebKey, opts IssuerOptions) (*Issuer,
 
 // PublicKey returns the public half of the signing key, with its kid, alg and
 // use, ready for a [KeySet].
-func (i *Issuer) PublicKey() jose.JSONWebKey { return i.pub }
+func (i *Issuer) PublicKey() jose.JSONWebKey {
+	if i == nil {
+		return jose.JSONWebKey{}
+	}
+	return i.pub
+}
 
 // registered are the claims Mint writes from the typed fields of [Claims]; the
 // same names in Claims.Raw are ignored.

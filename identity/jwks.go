@@ -161,12 +161,20 @@ func (r *RemoteKeys) checkDurations() error {
 }
 
 // URL returns the address of the JWK Set.
-func (r *RemoteKeys) URL() string { return r.url }
+func (r *RemoteKeys) URL() string {
+	if r == nil {
+		return ""
+	}
+	return r.url
+}
 
 // Key implements [Keys]. It returns an error wrapping [ErrUnknownKey] when
 // kid is not in the current set (after a fetch, if one was allowed), or
 // [ErrKeysUnavailable] when no set may be used.
 func (r *RemoteKeys) Key(ctx context.Context, kid string) (*jose.JSONWebKey, error) {
+	if r == nil || r.now == nil {
+		return nil, fmt.Errorf("identity: RemoteKeys not built by NewRemoteKeys: %w", ErrConfig)
+	}
 	now := r.now()
 	s := r.state.Load()
 	if s == nil || !now.Before(s.due) {
@@ -195,12 +203,18 @@ func (r *RemoteKeys) Key(ctx context.Context, kid string) (*jose.JSONWebKey, err
 // Refresh fetches the set now, whatever its schedule, and returns the error
 // of that fetch. The set in use changes only if the fetch succeeds.
 func (r *RemoteKeys) Refresh(ctx context.Context) error {
+	if r == nil || r.now == nil {
+		return fmt.Errorf("identity: RemoteKeys not built by NewRemoteKeys: %w", ErrConfig)
+	}
 	return r.fetchOnce(ctx, true).err
 }
 
 // Keys returns the keys of the set in use, or nil before the first successful
 // fetch.
 func (r *RemoteKeys) Keys() []jose.JSONWebKey {
+	if r == nil || r.now == nil {
+		return nil
+	}
 	if s := r.state.Load(); s != nil {
 		return s.set.Keys()
 	}

@@ -49,6 +49,9 @@ func NewMultiVerifier(vs ...*Verifier) (*MultiVerifier, error) {
 
 // Issuers returns the issuers accepted, in the order given.
 func (m *MultiVerifier) Issuers() []string {
+	if m == nil || len(m.list) == 0 {
+		return nil
+	}
 	out := make([]string, len(m.list))
 	for i, v := range m.list {
 		out[i] = v.issuer
@@ -62,6 +65,9 @@ func (m *MultiVerifier) Issuers() []string {
 // checked, which is safe: the chosen verifier checks the signature with its
 // own keys and then requires iss to be its issuer.
 func (m *MultiVerifier) Verify(ctx context.Context, token string) (*Claims, error) {
+	if m == nil || len(m.list) == 0 {
+		return nil, fmt.Errorf("identity: MultiVerifier not built by NewMultiVerifier: %w", ErrConfig)
+	}
 	if len(token) > m.maxSize {
 		return nil, fmt.Errorf("identity: token of %d bytes exceeds %d: %w", len(token), m.maxSize, ErrTooLarge)
 	}

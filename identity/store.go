@@ -114,6 +114,9 @@ var errStoreFull = errors.New("identity: memory store is full of unexpired token
 
 // Use implements [Store].
 func (s *MemoryStore) Use(_ context.Context, issuer, jti string, until time.Time) error {
+	if s == nil || s.now == nil {
+		return fmt.Errorf("identity: MemoryStore not built by NewMemoryStore: %w", ErrConfig)
+	}
 	k := usedKey{issuer, jti}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -143,6 +146,9 @@ func (s *MemoryStore) sweep(now time.Time) {
 // Revoke records r, replacing an earlier revocation of the same kind, issuer
 // and value.
 func (s *MemoryStore) Revoke(_ context.Context, r Revocation) error {
+	if s == nil || s.now == nil {
+		return fmt.Errorf("identity: MemoryStore not built by NewMemoryStore: %w", ErrConfig)
+	}
 	if err := r.Validate(); err != nil {
 		return err
 	}
@@ -154,6 +160,9 @@ func (s *MemoryStore) Revoke(_ context.Context, r Revocation) error {
 
 // Revocations implements [Store]; it forgets revocations past their Expires.
 func (s *MemoryStore) Revocations(context.Context) ([]Revocation, error) {
+	if s == nil || s.now == nil {
+		return nil, fmt.Errorf("identity: MemoryStore not built by NewMemoryStore: %w", ErrConfig)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
@@ -170,6 +179,9 @@ func (s *MemoryStore) Revocations(context.Context) ([]Revocation, error) {
 
 // Len reports the number of used token ids held, expired or not.
 func (s *MemoryStore) Len() int {
+	if s == nil || s.now == nil {
+		return 0
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.used)

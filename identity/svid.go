@@ -29,6 +29,9 @@ type BundlesFunc func(ctx context.Context, trustDomain string) (Keys, error)
 
 // Keys calls f.
 func (f BundlesFunc) Keys(ctx context.Context, trustDomain string) (Keys, error) {
+	if f == nil {
+		return nil, fmt.Errorf("identity: nil BundlesFunc: %w", ErrConfig)
+	}
 	return f(ctx, trustDomain)
 }
 

@@ -50,10 +50,20 @@ func NewVerifier(issuer, audience string, keys Keys, opts VerifierOptions) (*Ver
 }
 
 // Issuer returns the issuer the verifier requires ("" for a JWT-SVID verifier).
-func (v *Verifier) Issuer() string { return v.issuer }
+func (v *Verifier) Issuer() string {
+	if v == nil {
+		return ""
+	}
+	return v.issuer
+}
 
 // Audience returns the audience the verifier requires.
-func (v *Verifier) Audience() string { return v.audience }
+func (v *Verifier) Audience() string {
+	if v == nil {
+		return ""
+	}
+	return v.audience
+}
 
 // verified is the outcome of a full verification.
 type verified struct {

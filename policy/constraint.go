@@ -24,6 +24,9 @@ const maxConstraints = 1024
 // size, nesting and cost limits. A constraint that does not compile, fails or is
 // not true yields false with the reason.
 func (p *Program) Check(ctx context.Context, expr string, in Input) (bool, error) {
+	if err := p.built(); err != nil {
+		return false, err
+	}
 	prg, err := p.constraint(expr)
 	if err != nil {
 		return false, err

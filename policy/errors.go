@@ -34,6 +34,9 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
+	if e == nil {
+		return "policy: error"
+	}
 	var b strings.Builder
 	if e.Pos != (Position{}) {
 		b.WriteString(e.Pos.String())
@@ -54,4 +57,9 @@ func (e *Error) Error() string {
 }
 
 // Unwrap returns the sentinel.
-func (e *Error) Unwrap() error { return e.Err }
+func (e *Error) Unwrap() error {
+	if e == nil {
+		return nil
+	}
+	return e.Err
+}

@@ -42,6 +42,9 @@ type RuleTrace struct {
 // condition were false. It evaluates every sub-expression, so it is much slower
 // than Decide: use it to debug policies, not on the hot path.
 func (p *Program) Explain(ctx context.Context, in Input) (Explanation, error) {
+	if err := p.built(); err != nil {
+		return Explanation{}, err
+	}
 	ex := Explanation{Tool: p.tool.Name, Decision: p.Decide(ctx, in)}
 	act := &activation{identity: in.Identity, tool: p.toolVal, args: in.Args, request: in.Request, grant: in.Grant}
 	for i := range p.rules {

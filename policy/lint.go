@@ -26,6 +26,9 @@ func (w Warning) String() string {
 // that cover no registered tool, tool globs that match none, permits made
 // unreachable by an unconditional forbid, and variables no rule uses.
 func (s *Set) Lint(registered []Tool) []Warning {
+	if s == nil {
+		return nil
+	}
 	var ws []Warning
 	for i := range s.rules {
 		r := &s.rules[i]

@@ -24,6 +24,9 @@ type partial struct {
 // only the tools it may call (an MCP tools/list filter); the call itself is still
 // decided in full by [Program.Decide].
 func (p *Program) MayAllow(ctx context.Context, id *identity.Claims, req Request) bool {
+	if p.built() != nil {
+		return false
+	}
 	if id == nil || ctx.Err() != nil {
 		return false
 	}

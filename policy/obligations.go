@@ -138,5 +138,8 @@ type RuleBudget struct {
 
 // Empty reports whether there is nothing to enforce.
 func (o *Obligations) Empty() bool {
+	if o == nil {
+		return true
+	}
 	return !o.Approval && len(o.Redact) == 0 && len(o.Limits) == 0 && len(o.Budgets) == 0
 }

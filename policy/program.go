@@ -173,14 +173,38 @@ func hasComprehension(a *cel.Ast) bool {
 	return found
 }
 
+// built reports whether p was built by [Set.Compile]: a zero or nil Program
+// is an error (and a deny), never a panic.
+func (p *Program) built() error {
+	if p == nil || p.set == nil || p.env == nil {
+		return &Error{Err: ErrEval, Msg: "program not built by Set.Compile"}
+	}
+	return nil
+}
+
 // Tool returns the tool the program was compiled for.
-func (p *Program) Tool() Tool { return p.tool }
+func (p *Program) Tool() Tool {
+	if p == nil {
+		return Tool{}
+	}
+	return p.tool
+}
 
 // Version returns the version of the [Set] the program was compiled from.
-func (p *Program) Version() string { return p.version }
+func (p *Program) Version() string {
+	if p == nil {
+		return ""
+	}
+	return p.version
+}
 
 // Set returns the set the program was compiled from.
-func (p *Program) Set() *Set { return p.set }
+func (p *Program) Set() *Set {
+	if p == nil {
+		return nil
+	}
+	return p.set
+}
 
 // Input is one call to decide.
 type Input struct {
@@ -224,7 +248,12 @@ type Decision struct {
 }
 
 // WouldFlip reports whether enforcing the shadow rules would change the decision.
-func (d *Decision) WouldFlip() bool { return d.ShadowAllowed != d.Allowed }
+func (d *Decision) WouldFlip() bool {
+	if d == nil {
+		return false
+	}
+	return d.ShadowAllowed != d.Allowed
+}
 
 // ShadowResult is what a shadow rule would have done.
 type ShadowResult struct {
@@ -244,6 +273,9 @@ type tally struct {
 // as a matching forbid. Every rule is evaluated, so the decision lists all that
 // decided, and what the shadow rules would have done.
 func (p *Program) Decide(ctx context.Context, in Input) Decision {
+	if err := p.built(); err != nil {
+		return Decision{Reasons: []string{err.Error()}, Errors: []error{err}}
+	}
 	d := Decision{Version: p.version}
 	if in.Identity == nil {
 		d.Reasons = []string{"no verified identity"}

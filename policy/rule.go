@@ -109,6 +109,9 @@ const RequireApproval = "approval"
 
 // Covers reports whether r applies to a tool with the given name and labels.
 func (r *Rule) Covers(name string, labels []string) bool {
+	if r == nil {
+		return false
+	}
 	for _, l := range r.Labels {
 		if !slices.Contains(labels, l) {
 			return false

@@ -123,12 +123,22 @@ func joinUnique(errs []error) error {
 }
 
 // Rules returns a copy of the set's rules.
-func (s *Set) Rules() []Rule { return cloneRules(s.rules) }
+func (s *Set) Rules() []Rule {
+	if s == nil {
+		return nil
+	}
+	return cloneRules(s.rules)
+}
 
 // Version identifies the set's content: "sha256:" and the hex digest of its rules'
 // canonical JSON (positions excluded). Two sets with the same rules in the same order
 // have the same version, wherever they were loaded from.
-func (s *Set) Version() string { return s.version }
+func (s *Set) Version() string {
+	if s == nil {
+		return ""
+	}
+	return s.version
+}
 
 // WithVersion returns a copy of s whose [Set.Version] is v instead of its
 // content digest: a signed bundle's version, so that every decision names the

@@ -111,6 +111,9 @@ func parseCase(name string, n *yaml.Node) (Case, error) {
 // type the arguments are decoded into (so rules are checked as the guard checks
 // them) and the tool's labels; otherwise arguments stay dynamic.
 func (c *Case) Input(tools []Tool) (Tool, Input, error) {
+	if c == nil {
+		return Tool{}, Input{}, errors.New("policy: nil Case")
+	}
 	t := Tool{Name: c.Tool, Labels: c.Labels}
 	if i := slices.IndexFunc(tools, func(t Tool) bool { return t.Name == c.Tool }); i >= 0 {
 		t = tools[i]
@@ -140,7 +143,12 @@ type CaseResult struct {
 }
 
 // Passed reports whether the decision met every expectation.
-func (r *CaseResult) Passed() bool { return len(r.Failures) == 0 }
+func (r *CaseResult) Passed() bool {
+	if r == nil {
+		return false
+	}
+	return len(r.Failures) == 0
+}
 
 // Report is the outcome of [Set.Test].
 type Report struct {
@@ -151,6 +159,9 @@ type Report struct {
 
 // Failed returns the results that did not pass.
 func (r *Report) Failed() []CaseResult {
+	if r == nil {
+		return nil
+	}
 	var out []CaseResult
 	for _, res := range r.Results {
 		if !res.Passed() {
@@ -162,6 +173,9 @@ func (r *Report) Failed() []CaseResult {
 
 // Uncovered returns the ids of rules that no case exercised, sorted.
 func (r *Report) Uncovered() []string {
+	if r == nil {
+		return nil
+	}
 	var out []string
 	for id, n := range r.Coverage {
 		if n == 0 {
@@ -175,6 +189,9 @@ func (r *Report) Uncovered() []string {
 // Test decides every case with the set and compares the decisions with the
 // expectations. tools supplies input types and labels (see [Case.Input]).
 func (s *Set) Test(ctx context.Context, cases []Case, tools []Tool) Report {
+	if err := s.Ready(); err != nil {
+		return Report{Coverage: map[string]int{}}
+	}
 	rep := Report{Coverage: make(map[string]int, len(s.rules))}
 	for _, r := range s.rules {
 		rep.Coverage[r.ID] = 0

@@ -104,6 +104,15 @@ type MemoryApprovals struct {
 	seq  int
 }
 
+// built reports whether m was built by [NewMemoryApprovals]: a zero or nil
+// queue is an error, never a panic.
+func (m *MemoryApprovals) built() error {
+	if m == nil || m.now == nil {
+		return fmt.Errorf("tools: MemoryApprovals: %w (use NewMemoryApprovals)", ErrNotReady)
+	}
+	return nil
+}
+
 // NewMemoryApprovals returns an empty queue; now is its clock (nil: time.Now).
 func NewMemoryApprovals(now func() time.Time) *MemoryApprovals {
 	if now == nil {
@@ -113,6 +122,9 @@ func NewMemoryApprovals(now func() time.Time) *MemoryApprovals {
 }
 
 func (m *MemoryApprovals) Request(_ context.Context, req ApprovalRequest) (ApprovalRequest, error) {
+	if err := m.built(); err != nil {
+		return ApprovalRequest{}, err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	pending := 0
@@ -139,6 +151,9 @@ func (m *MemoryApprovals) Request(_ context.Context, req ApprovalRequest) (Appro
 }
 
 func (m *MemoryApprovals) Grants(_ context.Context, issuer, subject, tool string) ([]string, error) {
+	if err := m.built(); err != nil {
+		return nil, err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []string
@@ -151,6 +166,9 @@ func (m *MemoryApprovals) Grants(_ context.Context, issuer, subject, tool string
 }
 
 func (m *MemoryApprovals) Consume(_ context.Context, jti string, until time.Time) error {
+	if err := m.built(); err != nil {
+		return err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.now()
@@ -167,6 +185,9 @@ func (m *MemoryApprovals) Consume(_ context.Context, jti string, until time.Time
 }
 
 func (m *MemoryApprovals) List(_ context.Context, status string) ([]ApprovalRequest, error) {
+	if err := m.built(); err != nil {
+		return nil, err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []ApprovalRequest
@@ -179,6 +200,9 @@ func (m *MemoryApprovals) List(_ context.Context, status string) ([]ApprovalRequ
 }
 
 func (m *MemoryApprovals) Get(_ context.Context, id string) (ApprovalRequest, error) {
+	if err := m.built(); err != nil {
+		return ApprovalRequest{}, err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	i := slices.IndexFunc(m.reqs, func(r ApprovalRequest) bool { return r.ID == id })
@@ -197,6 +221,9 @@ func (m *MemoryApprovals) Deny(ctx context.Context, id, approver, note string) e
 }
 
 func (m *MemoryApprovals) decide(id string, fn func(*ApprovalRequest)) error {
+	if err := m.built(); err != nil {
+		return err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	i := slices.IndexFunc(m.reqs, func(r ApprovalRequest) bool { return r.ID == id })

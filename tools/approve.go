@@ -67,7 +67,7 @@ func GrantForRequest(iss *identity.Issuer, req ApprovalRequest, a Answer) (strin
 // [GrantForRequest] and marks it approved, so that every guard on the queue
 // finds the grant. It returns the request as it was before approval.
 func ApproveRequest(ctx context.Context, q ApprovalQueue, iss *identity.Issuer, id string, a Answer) (ApprovalRequest, error) {
-	if q == nil {
+	if isNil(q) {
 		return ApprovalRequest{}, errors.New("tools: no approval queue")
 	}
 	req, err := q.Get(ctx, id)

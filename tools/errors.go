@@ -68,6 +68,9 @@ type DeniedError struct {
 }
 
 func (e *DeniedError) Error() string {
+	if e == nil {
+		return "modelguard: call denied"
+	}
 	var b strings.Builder
 	b.WriteString("modelguard: call to ")
 	b.WriteString(e.Tool)
@@ -83,6 +86,9 @@ func (e *DeniedError) Error() string {
 
 // Unwrap returns the sentinel and the cause, so errors.Is matches either.
 func (e *DeniedError) Unwrap() []error {
+	if e == nil {
+		return nil
+	}
 	if e.Cause == nil {
 		return []error{e.Err}
 	}

@@ -88,7 +88,12 @@ func (g *Guard[In, Out]) ready() error {
 }
 
 // Tool returns the guarded tool's name and labels.
-func (g *Guard[In, Out]) Tool() Tool { return g.tool }
+func (g *Guard[In, Out]) Tool() Tool {
+	if g == nil {
+		return Tool{}
+	}
+	return g.tool
+}
 
 // Call runs the guarded tool: it verifies the identity token in ctx (see
 // [identity.WithToken]), decides with the policy, records the decision, runs the

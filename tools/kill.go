@@ -135,6 +135,9 @@ func (s *KillSet) Stopped(_ context.Context, c *identity.Claims, tool string) (*
 
 // Activate adds k (which must pass [Kill.Check]).
 func (s *KillSet) Activate(k Kill) error {
+	if s == nil {
+		return errors.New("tools: nil KillSet")
+	}
 	if err := k.Check(); err != nil {
 		return err
 	}
@@ -146,6 +149,9 @@ func (s *KillSet) Activate(k Kill) error {
 
 // Lift removes the kill with id and reports whether there was one.
 func (s *KillSet) Lift(id string) bool {
+	if s == nil {
+		return false
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := len(s.kills)
@@ -155,6 +161,9 @@ func (s *KillSet) Lift(id string) bool {
 
 // List returns the active kills.
 func (s *KillSet) List() []Kill {
+	if s == nil {
+		return nil
+	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return slices.Clone(s.kills)
@@ -164,6 +173,9 @@ func (s *KillSet) List() []Kill {
 // the reason the view cannot be trusted, which makes every call fail closed
 // until the next Replace without one.
 func (s *KillSet) Replace(kills []Kill, err error) {
+	if s == nil {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.kills, s.err = slices.Clone(kills), err

@@ -36,6 +36,9 @@ func (g *Guard[In, Out]) InputType() reflect.Type { return reflect.TypeFor[In]()
 // allow it to call the tool with some arguments (see [policy.Program.MayAllow]).
 // It records nothing; the call itself is still guarded in full.
 func (g *Guard[In, Out]) MayCall(ctx context.Context) bool {
+	if g.ready() != nil {
+		return false
+	}
 	claims, err := g.e.authenticate(ctx)
 	if err != nil {
 		return false

@@ -31,7 +31,12 @@ type SecretSource interface {
 type SecretFunc func(ctx context.Context, name string) (string, error)
 
 // Secret calls f.
-func (f SecretFunc) Secret(ctx context.Context, name string) (string, error) { return f(ctx, name) }
+func (f SecretFunc) Secret(ctx context.Context, name string) (string, error) {
+	if f == nil {
+		return "", errors.New("tools: nil SecretFunc")
+	}
+	return f(ctx, name)
+}
 
 // EnvSecrets reads secrets from environment variables: the name, upper-cased,
 // with every character that is not a letter or digit turned into '_', after

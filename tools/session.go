@@ -74,6 +74,9 @@ func (s *MemorySessions) isLost(key string) bool {
 
 // Record appends ev to the session key.
 func (s *MemorySessions) Record(key string, ev SessionEvent) {
+	if s == nil {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.isLost(key) {
@@ -120,6 +123,9 @@ func (s *MemorySessions) evictLRU() {
 // History returns a copy of the session's history; a session never seen has an
 // empty one. It returns [ErrHistoryLost] for a session whose history was dropped.
 func (s *MemorySessions) History(key string) (SessionHistory, error) {
+	if s == nil {
+		return SessionHistory{}, errors.New("tools: nil MemorySessions")
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.isLost(key) {
