@@ -154,4 +154,33 @@
 // If the outcome record cannot be written after the tool ran, the output is
 // withheld. A panic in the tool is recovered, recorded and returned as
 // [ErrToolPanic]; the tool's own errors are returned unchanged.
+//
+// # Every decided call has an outcome record
+//
+// A call whose decision was recorded as an allow always gets exactly one
+// outcome record with the same call id, whatever the tool does: it returns
+// (outcome ok, with the digest of exactly the output the caller gets; CallJSON
+// returns the very bytes that digest is of, so the output's MarshalJSON runs
+// once), fails (error), panics (panic), or calls runtime.Goexit (panic: the
+// record is written as the goroutine unwinds, and Call does not return, as
+// Goexit demands). An output that cannot be encoded or cleaned (NaN or ±Inf, a
+// chan, a MarshalJSON that panics, fails or writes invalid JSON, a redaction
+// path that does not fit) is withheld with [ErrBadOutput] or [ErrRedaction],
+// recorded as an error with no output digest, never as ok. A call whose ctx is
+// done once its decision is recorded does not run the tool: its outcome is
+// recorded as denied with error type not_run, and the error matches the ctx's.
+// Limits: a process that dies (os.Exit, a fatal runtime error such as a
+// concurrent map write, an unrecoverable stack overflow in the tool) records
+// nothing more; a tool that never returns never gets an outcome.
+//
+// # Zero values and typed nils
+//
+// No exported function or method of tools, policy, audit or identity panics
+// when given zero values or typed nils, as arguments or as receivers: a zero
+// or nil [Enforcer], [Guard], [Registry], [MemoryApprovals] (and the types of
+// the other packages built by constructors) returns an error matching
+// [ErrNotReady] (audit.ErrNotReady, identity.ErrConfig) and runs nothing;
+// [NewEnforcer] refuses a typed-nil verifier or sink and an unbuilt
+// policy.Set; accessors answer empty. A test calls every exported function and
+// method this way, listing them from the source, so new ones are held to it.
 package tools

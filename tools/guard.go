@@ -102,12 +102,13 @@ func (g *Guard[In, Out]) Tool() Tool {
 // [*DeniedError] and the tool does not run. The tool's own errors are returned
 // unchanged; a panic in the tool is recovered and returned as [ErrToolPanic].
 func (g *Guard[In, Out]) Call(ctx context.Context, in In) (Out, error) {
-	return g.call(ctx, in, false)
+	return g.call(ctx, in, false, nil)
 }
 
 // call is Call; private says in was decoded by the guard itself (CallJSON), so
-// that nothing outside the call refers into it.
-func (g *Guard[In, Out]) call(ctx context.Context, in In, private bool) (Out, error) {
+// that nothing outside the call refers into it. When js is not nil, it gets the
+// output's JSON, the very bytes its recorded digest is of.
+func (g *Guard[In, Out]) call(ctx context.Context, in In, private bool, js *[]byte) (Out, error) {
 	var zero Out
 	if err := g.ready(); err != nil {
 		return zero, err
@@ -116,6 +117,7 @@ func (g *Guard[In, Out]) call(ctx context.Context, in In, private bool) (Out, er
 	// From here on in is the snapshot: on the isolating paths a fresh value
 	// decoded from the canonical bytes (see snapshot.go).
 	c := g.start(ctx, prog, &in, private)
+	c.outJSON = js
 	if c.argsErr != nil {
 		return zero, g.deny(ctx, &c, &DeniedError{Code: CodeBadArgs, Err: ErrBadArgs, Cause: c.argsErr,
 			Messages: []string{"arguments rejected"}, Reasons: []string{c.argsErr.Error()}})
@@ -213,6 +215,7 @@ type call struct {
 	ev        audit.Event
 	outcomeID string
 	args      []byte // the canonical encoding of the arguments, when it was made
+	outJSON   *[]byte
 	argsErr   error
 }
 
@@ -319,7 +322,7 @@ func (g *Guard[In, Out]) finish(ctx context.Context, c *call, redact []string, s
 		// or an error there (NaN, a cycle) withholds the output, and the
 		// outcome is still recorded.
 		var withheld error
-		if out, withheld = g.cleanOutput(&ev, out, redact, sec); withheld != nil {
+		if out, withheld = g.cleanOutput(&ev, out, redact, sec, c.outJSON); withheld != nil {
 			out, runErr = zero, withheld
 		}
 	}
@@ -345,7 +348,7 @@ func (g *Guard[In, Out]) finish(ctx context.Context, c *call, redact []string, s
 // cleanOutput redacts and scrubs out as the decision asks and digests (and, if
 // configured, records) what the model will see. Any failure, a panic in the
 // output type's MarshalJSON included, returns a denial that withholds it.
-func (g *Guard[In, Out]) cleanOutput(ev *audit.Event, out Out, redact []string, sec *secrets) (clean Out, err error) {
+func (g *Guard[In, Out]) cleanOutput(ev *audit.Event, out Out, redact []string, sec *secrets, js *[]byte) (clean Out, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = &DeniedError{Tool: g.tool.Name, Code: CodeBadOutput, Err: ErrBadOutput,
@@ -359,10 +362,16 @@ func (g *Guard[In, Out]) cleanOutput(ev *audit.Event, out Out, redact []string, 
 				Messages: []string{"the output could not be redacted and was withheld"}, Reasons: []string{err.Error()}}
 		}
 	}
-	if g.e.opts.RecordOutput {
+	if g.e.opts.RecordOutput || js != nil {
 		var b []byte
 		if b, err = json.Marshal(out); err == nil {
-			ev.Output, ev.OutputDigest = b, audit.DigestBytes(b)
+			ev.OutputDigest = audit.DigestBytes(b)
+			if g.e.opts.RecordOutput {
+				ev.Output = b
+			}
+			if js != nil {
+				*js = b // CallJSON returns these bytes: the output's MarshalJSON is not run again
+			}
 		}
 	} else {
 		ev.OutputDigest, err = audit.Digest(out)

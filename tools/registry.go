@@ -69,15 +69,11 @@ func (g *Guard[In, Out]) CallJSON(ctx context.Context, args json.RawMessage) (js
 		return nil, g.deny(ctx, &c, &DeniedError{Code: CodeBadArgs, Err: ErrBadArgs, Cause: err,
 			Messages: []string{"arguments do not match the tool's input: " + err.Error()}, Reasons: []string{err.Error()}})
 	}
-	out, err := g.call(ctx, in, true)
-	if err != nil {
+	var js []byte
+	if _, err := g.call(ctx, in, true, &js); err != nil {
 		return nil, err
 	}
-	b, err := json.Marshal(out)
-	if err != nil {
-		return nil, fmt.Errorf("modelguard: encode output of %s: %w", g.tool.Name, err)
-	}
-	return b, nil
+	return js, nil
 }
 
 // decodeStrict decodes args into v after [checkStrict] has refused every input
