@@ -11,6 +11,7 @@ import (
 	"slices"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-jose/go-jose/v4"
 
@@ -576,4 +577,65 @@ func TestSnapshotDropsWhatJSONDoesNot(t *testing.T) {
 	if got.ID != "x" || got.cache != nil {
 		t.Fatalf("tool got %+v", got)
 	}
+}
+
+// FuzzArgsSnapshot: whatever a caller's arguments hold (any JSON value behind
+// interfaces, or a string that is not UTF-8) and wherever the caller changes
+// what it shares with them, the decision follows the recorded arguments and an
+// allowed tool runs with exactly them. Seeded with the issue's examples.
+func FuzzArgsSnapshot(f *testing.F) {
+	f.Add([]byte(`{"to":"alice"}`), uint8(5), uint64(1))
+	f.Add([]byte(`{"n":9007199254740993,"s":["mallory"]}`), uint8(3), uint64(2))
+	f.Add([]byte(`[1,{"a":[null,true,"acct-\u00ff"]}]`), uint8(4), uint64(3))
+	f.Add([]byte("\"acct-\xff\""), uint8(0), uint64(4))
+	f.Add([]byte(`{"k":{"k":{"k":"v"}}}`), uint8(6), uint64(5))
+	w := newSnapWorld(f)
+	var got []byte
+	dyn, err := tools.NewGuard(w.enf, tools.Tool{Name: "dyn", Secrets: []string{"k"}}, func(ctx context.Context, a dynArgs) (string, error) {
+		got, _ = json.Marshal(a)
+		return "done", nil
+	})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, data []byte, hook uint8, seed uint64) {
+		r := rand.New(rand.NewPCG(seed, seed))
+		var v any
+		if json.Unmarshal(data, &v) != nil {
+			v = string(data) // maybe not UTF-8: then the call must be bad_arguments
+		}
+		a := dynArgs{First: trap{"first"}, Last: trap{"last"}, Meta: map[string]string{"to": payees[r.IntN(3)]},
+			Tags: []string{"t"}, Extra: map[string]any{"list": []any{"x", map[string]any{"k": "v"}}, "v": v}, Any: v}
+		at := hookPoints[int(hook)%len(hookPoints)]
+		w.h.at, w.h.fn = at, func() { mutateDyn(r, &a) }
+		if at == "first" || at == "last" {
+			armed.pos, armed.fn, w.h.fn = at, w.h.fn, nil
+		}
+		w.sink.Reset()
+		got = nil
+		_, err := dyn.Call(w.ctx, a)
+		armed.fn, w.h.fn = nil, nil
+		evs := w.sink.Events()
+		if len(evs) == 0 {
+			t.Fatalf("no decision record: %v", err)
+		}
+		d := evs[0]
+		if errors.Is(err, tools.ErrBadArgs) {
+			if _, isString := v.(string); !isString || utf8.ValidString(v.(string)) {
+				t.Fatalf("valid arguments refused: %v", err)
+			}
+			return
+		}
+		if d.ArgsDigest != audit.DigestBytes(d.Args) {
+			t.Fatalf("the digest is not of the recorded arguments %s", d.Args)
+		}
+		switch bad := forbidden(t, d.Args); {
+		case err == nil && bad:
+			t.Fatalf("allowed, but the recorded arguments are forbidden: %s", d.Args)
+		case err != nil && !bad:
+			t.Fatalf("denied (%v), but the recorded arguments are allowed: %s", err, d.Args)
+		case err == nil && !bytes.Equal(got, d.Args):
+			t.Fatalf("the tool ran with\n%s\nbut the decision recorded\n%s", got, d.Args)
+		}
+	})
 }
