@@ -66,7 +66,9 @@
 // than policy does: invalid UTF-8, an escaped lone surrogate, a duplicate
 // member name, a member name that matches a field only case-insensitively or
 // by Unicode folding ("Amount_Cents", "ſ" for "s"), an unknown member, data
-// after the value, and extra elements for a fixed-size array are all
+// after the value, extra elements for a fixed-size array, and an integer
+// that the float it decodes to (a float field, or any number behind an
+// interface) cannot hold exactly (9007199254740993; RFC 7493 §2.2) are all
 // bad_arguments. A value the guard decoded itself is private, so it is not
 // decoded a second time.
 //

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"reflect"
 	"strings"
 	"sync"
@@ -42,7 +43,50 @@ func checkStrict(args []byte, t reflect.Type) error {
 	return nil
 }
 
-var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+var (
+	unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+	anyType         = reflect.TypeFor[any]()
+)
+
+// checkNumber refuses an integer that a value of type t (a float, or an
+// interface, which decodes numbers as float64) cannot hold exactly: readers
+// that keep integers exact (many do) would see another number than the policy
+// (9007199254740993 is 9007199254740992 as a float64). RFC 7493 (I-JSON) §2.2
+// and RFC 8259 §6 name exactly this limit of interoperability. Numbers with a
+// fraction or an exponent are read as binary floating point by every common
+// reader and are left to the decoder.
+func checkNumber(n json.Number, t reflect.Type, at string) error {
+	if t == nil || strings.ContainsAny(string(n), ".eE") || len(n) < 8 {
+		return nil // |n| < 10^7 < 2^24: exact in any float
+	}
+	k := t.Kind()
+	if k != reflect.Float64 && k != reflect.Float32 && k != reflect.Interface {
+		return nil // an integer field: decoded exactly, or refused by the decoder
+	}
+	exact := false
+	if len(n) <= 320 { // longer is over 10^318, past any float (and big.Int parsing is superlinear)
+		var i big.Int
+		if _, ok := i.SetString(string(n), 10); !ok {
+			return nil // not an integer literal: the decoder reports it
+		}
+		f := new(big.Float).SetInt(&i)
+		var acc big.Accuracy
+		if k == reflect.Float32 {
+			_, acc = f.Float32()
+		} else {
+			_, acc = f.Float64()
+		}
+		exact = acc == big.Exact
+	}
+	if !exact {
+		name := "float64"
+		if k == reflect.Float32 {
+			name = "float32"
+		}
+		return fmt.Errorf("the integer %.40s in %s cannot be held exactly by the %s it decodes to (RFC 7493 §2.2)", n, orRoot(at), name)
+	}
+	return nil
+}
 
 // checkValue reads one JSON value from dec, checking member names against t
 // (nil: any names, still no duplicates).
@@ -57,13 +101,19 @@ func checkValue(dec *json.Decoder, t reflect.Type, at string) error {
 	if err != nil {
 		return err
 	}
+	if n, ok := tok.(json.Number); ok {
+		return checkNumber(n, t, at)
+	}
 	switch tok {
 	case json.Delim('{'):
 		return checkObject(dec, t, at)
 	case json.Delim('['):
 		var elem reflect.Type
-		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+		switch {
+		case t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array):
 			elem = t.Elem()
+		case t != nil && t.Kind() == reflect.Interface:
+			elem = anyType // decoded as []any: its numbers become float64
 		}
 		for i := 0; dec.More(); i++ {
 			if t != nil && t.Kind() == reflect.Array && i >= t.Len() {
@@ -104,6 +154,8 @@ func checkObject(dec *json.Decoder, t reflect.Type, at string) error {
 			}
 		case t != nil && t.Kind() == reflect.Map:
 			ft = t.Elem()
+		case t != nil && t.Kind() == reflect.Interface:
+			ft = anyType // decoded as map[string]any
 		}
 		if err := checkValue(dec, ft, at+"."+name); err != nil {
 			return err
