@@ -78,7 +78,12 @@ func (g *Guard[In, Out]) CallJSON(ctx context.Context, args json.RawMessage) (js
 
 // decodeStrict decodes args into v after [checkStrict] has refused every input
 // that encoding/json would read leniently.
-func decodeStrict(args json.RawMessage, v any) error {
+func decodeStrict(args json.RawMessage, v any) (err error) {
+	defer func() { // a panic in the input type's own UnmarshalJSON refuses the arguments
+		if r := recover(); r != nil {
+			err = fmt.Errorf("decoding the arguments panicked: %v", r)
+		}
+	}()
 	switch a := bytes.TrimSpace(args); {
 	case len(a) == 0:
 		args = []byte("{}")

@@ -119,7 +119,14 @@ func argsPathOf(t reflect.Type) argsShape {
 // nothing else refers into it, so it is not decoded again. It returns the
 // canonical bytes when it encoded them (nil on the value path without
 // RecordArgs), and why the arguments are refused.
-func (g *Guard[In, Out]) snapshotArgs(ev *audit.Event, in *In, private bool) ([]byte, error) {
+func (g *Guard[In, Out]) snapshotArgs(ev *audit.Event, in *In, private bool) (canon []byte, err error) {
+	// Encoding and decoding run the caller's own MarshalJSON and UnmarshalJSON:
+	// a panic there refuses the arguments (and is recorded), it never escapes.
+	defer func() {
+		if r := recover(); r != nil {
+			canon, err = nil, fmt.Errorf("encoding or decoding the arguments panicked: %v", r)
+		}
+	}()
 	if g.ptrIn && reflect.ValueOf(*in).IsNil() {
 		ev.ArgsDigest = audit.DigestBytes([]byte("null"))
 		return nil, errors.New("arguments are a nil pointer")

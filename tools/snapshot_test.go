@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -638,4 +639,97 @@ func FuzzArgsSnapshot(f *testing.F) {
 			t.Fatalf("the tool ran with\n%s\nbut the decision recorded\n%s", got, d.Args)
 		}
 	})
+}
+
+// hostileIn is an input type whose own JSON methods misbehave as mode says.
+type hostileIn struct{ mode string }
+
+func (h hostileIn) MarshalJSON() ([]byte, error) {
+	switch h.mode {
+	case "marshal-panic":
+		panic("MarshalJSON exploded")
+	case "marshal-error":
+		return nil, errors.New("cannot encode")
+	case "marshal-invalid":
+		return []byte("{not json"), nil
+	case "marshal-dup":
+		return []byte(`{"a":1,"a":2}`), nil
+	}
+	return []byte(`"` + h.mode + `"`), nil
+}
+
+func (h *hostileIn) UnmarshalJSON(b []byte) error {
+	switch string(b) {
+	case `"unmarshal-panic"`:
+		panic("UnmarshalJSON exploded")
+	case `"unmarshal-error"`:
+		return errors.New("cannot decode")
+	}
+	return json.Unmarshal(b, &h.mode)
+}
+
+// TestHostileArgumentTypes: the caller's own MarshalJSON or UnmarshalJSON
+// panicking, failing, writing invalid or duplicate JSON, on every snapshot path
+// (a value, behind a pointer, behind an interface) and through CallJSON,
+// refuses the arguments as bad_arguments with exactly one decision record; no
+// panic escapes and the tool does not run.
+func TestHostileArgumentTypes(t *testing.T) {
+	w := newWorld(t, "rules:\n  - {id: r, effect: permit, tools: [v, p, i]}\n", nil)
+	ran := 0
+	gv, _ := tools.NewGuard(w.enf, tools.Tool{Name: "v"}, func(_ context.Context, a struct {
+		H hostileIn `json:"h"`
+	}) (string, error) {
+		ran++
+		return "", nil
+	})
+	gp, _ := tools.NewGuard(w.enf, tools.Tool{Name: "p"}, func(_ context.Context, a struct {
+		H *hostileIn `json:"h"`
+	}) (string, error) {
+		ran++
+		return "", nil
+	})
+	gi, _ := tools.NewGuard(w.enf, tools.Tool{Name: "i"}, func(_ context.Context, a map[string]any) (string, error) {
+		ran++
+		return "", nil
+	})
+	ctx := w.ctx(t, "model:h", "a")
+	for _, mode := range []string{"marshal-panic", "marshal-error", "marshal-invalid", "marshal-dup", "unmarshal-panic", "unmarshal-error"} {
+		calls := map[string]func() error{
+			"value": func() error {
+				_, err := gv.Call(ctx, struct {
+					H hostileIn `json:"h"`
+				}{hostileIn{mode}})
+				return err
+			},
+			"pointer": func() error {
+				_, err := gp.Call(ctx, struct {
+					H *hostileIn `json:"h"`
+				}{&hostileIn{mode}})
+				return err
+			},
+			"interface": func() error { _, err := gi.Call(ctx, map[string]any{"h": hostileIn{mode}}); return err },
+			"CallJSON":  func() error { _, err := gp.CallJSON(ctx, json.RawMessage(`{"h":"`+mode+`"}`)); return err },
+		}
+		for path, call := range calls {
+			if path == "CallJSON" && !strings.HasPrefix(mode, "unmarshal") {
+				continue // the model sends bytes: only decoding runs the type's code
+			}
+			if path == "interface" && strings.HasPrefix(mode, "unmarshal") || path == "interface" && mode == "marshal-dup" {
+				continue // decoded as map[string]any: the type's UnmarshalJSON never runs, a duplicate is normalized away
+			}
+			if path == "value" && strings.HasPrefix(mode, "unmarshal") {
+				continue // a value is not decoded again
+			}
+			w.sink.Reset()
+			before := ran
+			err, panicked := probe(call)
+			if panicked || !errors.Is(err, tools.ErrBadArgs) || ran != before {
+				t.Errorf("%s/%s: err = %v (panicked %v, ran %v), want ErrBadArgs", path, mode, err, panicked, ran != before)
+				continue
+			}
+			if ev := w.sink.Events(); len(ev) != 1 || ev[0].Code != tools.CodeBadArgs {
+				t.Errorf("%s/%s: records %+v, want one bad_arguments decision", path, mode, ev)
+			}
+		}
+	}
 }
