@@ -35,6 +35,12 @@ type WatchOptions struct {
 // renaming it over the old one (rename is atomic), as `kubectl`, Helm and
 // configuration managers do.
 func Watch(ctx context.Context, paths []string, opts WatchOptions, fn func(*Set, error)) {
+	if ctx == nil || fn == nil {
+		if fn != nil {
+			fn(nil, errors.New("policy: Watch: nil context"))
+		}
+		return
+	}
 	tick := opts.Tick
 	if tick == nil {
 		interval := opts.Interval

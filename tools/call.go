@@ -21,11 +21,17 @@ type callKey struct{}
 
 // WithCall returns a copy of ctx carrying c for the next guarded call.
 func WithCall(ctx context.Context, c Call) context.Context {
+	if ctx == nil { // context.WithValue panics on a nil parent; a nil ctx here is the background
+		ctx = context.Background()
+	}
 	return context.WithValue(ctx, callKey{}, c)
 }
 
 // CallFromContext returns the Call stored by [WithCall].
 func CallFromContext(ctx context.Context) (Call, bool) {
+	if ctx == nil {
+		return Call{}, false
+	}
 	c, ok := ctx.Value(callKey{}).(Call)
 	return c, ok
 }

@@ -45,6 +45,9 @@ type grantKey struct{}
 // WithGrant returns a copy of ctx carrying an approval grant for the next guarded
 // calls. Grants can also come from the approval queue.
 func WithGrant(ctx context.Context, grant string) context.Context {
+	if ctx == nil { // context.WithValue panics on a nil parent; a nil ctx here is the background
+		ctx = context.Background()
+	}
 	return context.WithValue(ctx, grantKey{}, grant)
 }
 

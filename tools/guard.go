@@ -113,6 +113,9 @@ func (g *Guard[In, Out]) call(ctx context.Context, in In, private bool, js *[]by
 	if err := g.ready(); err != nil {
 		return zero, err
 	}
+	if ctx == nil {
+		ctx = context.Background() // no token in it: denied and recorded, not a panic
+	}
 	prog := g.e.program(g.idx) // the whole call runs on this policy version
 	// From here on in is the snapshot: on the isolating paths a fresh value
 	// decoded from the canonical bytes (see snapshot.go).

@@ -36,7 +36,7 @@ func (g *Guard[In, Out]) InputType() reflect.Type { return reflect.TypeFor[In]()
 // allow it to call the tool with some arguments (see [policy.Program.MayAllow]).
 // It records nothing; the call itself is still guarded in full.
 func (g *Guard[In, Out]) MayCall(ctx context.Context) bool {
-	if g.ready() != nil {
+	if g.ready() != nil || ctx == nil {
 		return false
 	}
 	claims, err := g.e.authenticate(ctx)
@@ -53,6 +53,9 @@ func (g *Guard[In, Out]) MayCall(ctx context.Context) bool {
 func (g *Guard[In, Out]) CallJSON(ctx context.Context, args json.RawMessage) (json.RawMessage, error) {
 	if err := g.ready(); err != nil {
 		return nil, err
+	}
+	if ctx == nil {
+		ctx = context.Background()
 	}
 	var in In
 	err := fmt.Errorf("arguments are %d bytes, over the %d byte limit", len(args), g.e.opts.MaxArgsBytes)
@@ -211,6 +214,9 @@ func (r *Registry) Visible(ctx context.Context) []Handler {
 func (r *Registry) Call(ctx context.Context, name string, args json.RawMessage) (json.RawMessage, error) {
 	if err := r.ready(); err != nil {
 		return nil, err
+	}
+	if ctx == nil {
+		ctx = context.Background()
 	}
 	if h, ok := r.Handler(name); ok {
 		return h.CallJSON(ctx, args)

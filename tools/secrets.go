@@ -102,6 +102,9 @@ func (sec *secrets) n() int {
 // SecretFromContext returns the secret a guarded tool declared, inside the tool's
 // call. Nothing else can see it, not even a guarded tool the tool calls.
 func SecretFromContext(ctx context.Context, name string) (string, bool) {
+	if ctx == nil {
+		return "", false
+	}
 	s, _ := ctx.Value(secretsKey{}).(*secrets)
 	if s == nil {
 		return "", false

@@ -2,6 +2,7 @@ package tools_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -167,6 +168,9 @@ func probeArgs(ctx context.Context, ft reflect.Type, typedNil reflect.Type) ([]r
 	for i := range ft.NumIn() {
 		pt := ft.In(i)
 		switch {
+		case pt == ctxType && ctx == nil:
+			in = append(in, reflect.Zero(pt))
+			used = true
 		case pt == ctxType:
 			in = append(in, reflect.ValueOf(ctx))
 		case typedNil != nil && pt.Kind() == reflect.Interface && typedNil.Implements(pt) && pt != reflect.TypeFor[any]() && pt != reflect.TypeFor[error]():
@@ -257,6 +261,12 @@ func TestZeroValueProbe(t *testing.T) {
 		if f := probeCall(fn, in); f != "" {
 			failures = append(failures, name+": "+f)
 		}
+		//lint:ignore SA1012 a nil ctx is what is probed
+		if in, used := probeArgs(nil, fn.Type(), nil); used {
+			if f := probeCall(fn, in); f != "" {
+				failures = append(failures, name+"(nil ctx): "+f)
+			}
+		}
 		for _, tn := range nils {
 			in, used := probeArgs(ctx, fn.Type(), tn)
 			if !used {
@@ -304,5 +314,48 @@ func TestZeroValueProbe(t *testing.T) {
 	sort.Strings(failures)
 	for _, f := range failures {
 		t.Error(f)
+	}
+}
+
+// TestNilContextOnLiveGuard: a nil ctx given to a built guard or registry is
+// a call without a token: denied and recorded, never a panic.
+func TestNilContextOnLiveGuard(t *testing.T) {
+	w := newWorld(t, "rules:\n  - {id: r, effect: permit, tools: [t]}\n", nil)
+	g, err := tools.NewGuard(w.enf, tools.Tool{Name: "t"}, func(context.Context, payment) (string, error) { return "ran", nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := tools.NewRegistry(w.enf, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nilCtx context.Context
+	for name, call := range map[string]func() error{
+		"Call":             func() error { _, err := g.Call(nilCtx, payment{}); return err },
+		"CallJSON":         func() error { _, err := g.CallJSON(nilCtx, json.RawMessage(`{}`)); return err },
+		"CallJSON bad":     func() error { _, err := g.CallJSON(nilCtx, json.RawMessage(`{"x":1}`)); return err },
+		"Registry.Call":    func() error { _, err := reg.Call(nilCtx, "t", json.RawMessage(`{}`)); return err },
+		"Registry unknown": func() error { _, err := reg.Call(nilCtx, "nope", nil); return err },
+		"MayCall": func() error {
+			if g.MayCall(nilCtx) {
+				return nil
+			}
+			return errNilSafe
+		},
+		"Visible": func() error {
+			if len(reg.Visible(nilCtx)) != 0 {
+				return nil
+			}
+			return errNilSafe
+		},
+	} {
+		w.sink.Reset()
+		err, panicked := probe(call)
+		switch {
+		case panicked || err == nil:
+			t.Errorf("%s: err = %v, panicked %v", name, err, panicked)
+		case err != errNilSafe && w.sink.Len() != 1:
+			t.Errorf("%s: %d records, want the denial recorded", name, w.sink.Len())
+		}
 	}
 }
