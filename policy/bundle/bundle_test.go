@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/http"
@@ -213,7 +214,7 @@ func TestSourceSequence(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		requests++
-		etag := fmt.Sprintf(`"%x"`, len(body)*31+int(body[len(body)/2]))
+		etag := fmt.Sprintf(`"%x"`, sha256.Sum256(body)) // a weaker tag collided now and then: a 304 for a new body
 		if r.Header.Get("If-None-Match") == etag {
 			notModified++
 			w.WriteHeader(http.StatusNotModified)
