@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"os"
 	"text/tabwriter"
 	"time"
 
@@ -24,31 +22,19 @@ arguments, and marks the request approved so that any instance picks it up;
 deny marks it denied. The database is -db or $MODELGUARD_APPROVALS_DB.`
 
 // queueFlags are the flags every approve command shares.
-type queueFlags struct {
-	db, prefix string
-}
+type queueFlags struct{ dbFlags }
 
 func (q *queueFlags) register(fset interface {
 	StringVar(*string, string, string, string)
 }) {
-	fset.StringVar(&q.db, "db", os.Getenv("MODELGUARD_APPROVALS_DB"), "PostgreSQL `dsn` of the approval queue")
-	fset.StringVar(&q.prefix, "prefix", "", "table name `prefix` (default modelguard_)")
+	q.env, q.what = "MODELGUARD_APPROVALS_DB", "approval queue"
+	q.dbFlags.register(fset)
 }
 
 func (q *queueFlags) open(ctx context.Context) (*approvalpg.Queue, func(), error) {
-	if q.db == "" {
-		return nil, nil, errors.New("no database: set -db or MODELGUARD_APPROVALS_DB")
-	}
-	pool, err := pgxpool.New(ctx, q.db)
-	if err != nil {
-		return nil, nil, err
-	}
-	queue, err := approvalpg.New(ctx, pool, approvalpg.Options{Prefix: q.prefix})
-	if err != nil {
-		pool.Close()
-		return nil, nil, err
-	}
-	return queue, pool.Close, nil
+	return openStore(ctx, &q.dbFlags, func(ctx context.Context, pool *pgxpool.Pool, prefix string) (*approvalpg.Queue, error) {
+		return approvalpg.New(ctx, pool, approvalpg.Options{Prefix: prefix})
+	})
 }
 
 func runApproveList(args []string, stdout, stderr io.Writer) int {

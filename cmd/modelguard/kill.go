@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"os"
 	"text/tabwriter"
 	"time"
 
@@ -42,29 +40,20 @@ func killCommands() []command {
 		command{name: "list", summary: "list active kill switches (-history: all, with lifts)", run: runKillList})
 }
 
-type killFlags struct{ db, prefix string }
+// killFlags are the flags every kill command shares.
+type killFlags struct{ dbFlags }
 
 func (k *killFlags) register(fset interface {
 	StringVar(*string, string, string, string)
 }) {
-	fset.StringVar(&k.db, "db", os.Getenv("MODELGUARD_FLEET_DB"), "PostgreSQL `dsn` of the fleet tables")
-	fset.StringVar(&k.prefix, "prefix", "", "table name `prefix` (default modelguard_)")
+	k.env, k.what = "MODELGUARD_FLEET_DB", "fleet tables"
+	k.dbFlags.register(fset)
 }
 
 func (k *killFlags) open(ctx context.Context) (*fleetpg.Kills, func(), error) {
-	if k.db == "" {
-		return nil, nil, errors.New("no database: set -db or MODELGUARD_FLEET_DB")
-	}
-	pool, err := pgxpool.New(ctx, k.db)
-	if err != nil {
-		return nil, nil, err
-	}
-	kills, err := fleetpg.NewKills(ctx, pool, fleetpg.KillOptions{Prefix: k.prefix})
-	if err != nil {
-		pool.Close()
-		return nil, nil, err
-	}
-	return kills, pool.Close, nil
+	return openStore(ctx, &k.dbFlags, func(ctx context.Context, pool *pgxpool.Pool, prefix string) (*fleetpg.Kills, error) {
+		return fleetpg.NewKills(ctx, pool, fleetpg.KillOptions{Prefix: prefix})
+	})
 }
 
 func runKillActivate(scope tools.KillScope, args []string, stdout, stderr io.Writer) int {

@@ -312,21 +312,28 @@ func (h *Handler) approve(w http.ResponseWriter, r *http.Request) {
 	}
 	_, err = tools.ApproveRequest(r.Context(), h.cfg.Queue, h.cfg.Grants, id, tools.Answer{Approver: u.claims.Subject,
 		Audience: h.cfg.GrantAudience, Expiry: h.cfg.Now().Add(ttl)})
-	switch {
-	case errors.Is(err, tools.ErrSelfApproval):
-		http.Error(w, "forbidden: you cannot approve a request made under your own subject", http.StatusForbidden)
-		return
-	case errors.Is(err, tools.ErrNoRequest):
-		http.Error(w, "no such request", http.StatusNotFound)
-		return
-	case errors.Is(err, tools.ErrDecided):
-		http.Error(w, "already decided", http.StatusConflict)
-		return
-	case err != nil:
-		http.Error(w, "approval failed", http.StatusInternalServerError)
+	if decisionFailed(w, err, "approval failed") {
 		return
 	}
 	http.Redirect(w, r, "../"+id, http.StatusSeeOther)
+}
+
+// decisionFailed answers a failed approve or deny with its status and reports
+// whether err was a failure.
+func decisionFailed(w http.ResponseWriter, err error, failed string) bool {
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, tools.ErrSelfApproval):
+		http.Error(w, "forbidden: you cannot decide a request made under your own subject", http.StatusForbidden)
+	case errors.Is(err, tools.ErrNoRequest):
+		http.Error(w, "no such request", http.StatusNotFound)
+	case errors.Is(err, tools.ErrDecided):
+		http.Error(w, "already decided", http.StatusConflict)
+	default:
+		http.Error(w, failed, http.StatusInternalServerError)
+	}
+	return true
 }
 
 func (h *Handler) deny(w http.ResponseWriter, r *http.Request) {
@@ -349,15 +356,7 @@ func (h *Handler) deny(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "audit log unavailable", http.StatusServiceUnavailable)
 		return
 	}
-	switch err := h.cfg.Queue.Deny(r.Context(), id, u.claims.Subject, reason); {
-	case errors.Is(err, tools.ErrNoRequest):
-		http.Error(w, "no such request", http.StatusNotFound)
-		return
-	case errors.Is(err, tools.ErrDecided):
-		http.Error(w, "already decided", http.StatusConflict)
-		return
-	case err != nil:
-		http.Error(w, "denial failed", http.StatusInternalServerError)
+	if decisionFailed(w, h.cfg.Queue.Deny(r.Context(), id, u.claims.Subject, reason), "denial failed") {
 		return
 	}
 	http.Redirect(w, r, "../"+id, http.StatusSeeOther)
