@@ -276,29 +276,40 @@ func (r *RemoteKeys) fetchOnce(ctx context.Context, wait bool) *remoteState {
 // rate limit says no.
 func (r *RemoteKeys) forced(ctx context.Context, now time.Time, kid string) *remoteState {
 	for range 2 {
-		joined, ok := r.claimForced(now)
+		inflight, ok := r.claimForced(now)
 		if !ok {
 			return nil
 		}
-		s := r.fetchOnce(ctx, true)
-		if !joined || s == nil || s.set == nil || s.set.has(kid) {
+		if inflight == nil {
+			return r.fetchOnce(ctx, true)
+		}
+		// Wait for the very fetch that was in flight when the claim was
+		// made: calling fetchOnce here could start a new one once it has
+		// finished, a request the rate limit never allowed.
+		select {
+		case <-inflight:
+		case <-ctx.Done():
+			return r.state.Load()
+		}
+		if s := r.state.Load(); s == nil || s.set == nil || s.set.has(kid) {
 			return s
 		}
 	}
 	return r.state.Load()
 }
 
-// claimForced reports whether a forced fetch may run now, and whether it
-// will join one in flight rather than spend the rate limit.
-func (r *RemoteKeys) claimForced(now time.Time) (joined, ok bool) {
+// claimForced reports whether a forced fetch may run now. When a fetch is in
+// flight it returns that fetch's channel, to be joined rather than spend the
+// rate limit; otherwise the caller may start one.
+func (r *RemoteKeys) claimForced(now time.Time) (inflight chan struct{}, ok bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.inflight != nil {
-		return true, true
+		return r.inflight, true
 	}
 	if !r.lastForced.IsZero() && now.Sub(r.lastForced) < r.minRefresh && !now.Before(r.lastForced) {
-		return false, false
+		return nil, false
 	}
 	r.lastForced = now
-	return false, true
+	return nil, true
 }
