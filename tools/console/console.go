@@ -50,8 +50,15 @@ type Config struct {
 	Grants *identity.Issuer
 	// GrantAudience is the audience of the guards that verify grants.
 	GrantAudience []string
-	// MaxGrantTTL bounds the expiry an approver may choose (default 1h).
+	// MaxGrantTTL bounds the expiry an approver may choose for a single-use
+	// grant (default 1h).
 	MaxGrantTTL time.Duration
+	// MaxElevationTTL bounds how long a temporary elevation (a reusable grant)
+	// may last (default 30m, and never more than MaxGrantTTL).
+	MaxElevationTTL time.Duration
+	// BasePath is the path the console is mounted under, such as "/console"
+	// (default: the root). Mount it with http.StripPrefix(BasePath, h).
+	BasePath string
 	// Audit records every console action.
 	Audit audit.Sink
 	// Now is the clock (time.Now when nil).
@@ -80,8 +87,15 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.MaxGrantTTL <= 0 {
 		cfg.MaxGrantTTL = time.Hour
 	}
+	if cfg.MaxElevationTTL <= 0 {
+		cfg.MaxElevationTTL = 30 * time.Minute
+	}
+	cfg.MaxElevationTTL = min(cfg.MaxElevationTTL, cfg.MaxGrantTTL)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.BasePath = strings.TrimSuffix(cfg.BasePath, "/"); cfg.BasePath != "" && !strings.HasPrefix(cfg.BasePath, "/") {
+		return nil, errors.New("console: BasePath must start with /")
 	}
 	h := &Handler{cfg: cfg, secret: make([]byte, 32), mux: http.NewServeMux()}
 	if _, err := rand.Read(h.secret); err != nil {
@@ -92,6 +106,8 @@ func New(cfg Config) (*Handler, error) {
 	h.mux.HandleFunc("POST /approvals/{id}/approve", h.approve)
 	h.mux.HandleFunc("POST /approvals/{id}/deny", h.deny)
 	h.mux.HandleFunc("POST /logout", h.logout)
+	h.mux.HandleFunc("GET /api/approvals", h.apiPending)
+	h.mux.HandleFunc("GET /api/approvals/{id}", h.apiRequestStatus)
 	return h, nil
 }
 
@@ -133,6 +149,10 @@ func roles(c *identity.Claims) []string {
 // ServeHTTP authenticates the caller, sets the security headers and serves the
 // console.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h == nil || h.mux == nil {
+		http.Error(w, "console: not built (use console.New)", http.StatusServiceUnavailable)
+		return
+	}
 	hd := w.Header()
 	hd.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	hd.Set("X-Content-Type-Options", "nosniff")
@@ -151,7 +171,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		if r.Method == http.MethodGet {
 			w.WriteHeader(http.StatusUnauthorized)
-			h.render(w, "login.html", map[string]any{"Error": err.Error()})
+			h.render(w, "login.html", view{Base: h.cfg.BasePath, Error: err.Error()})
 			return
 		}
 		http.Error(w, "unauthenticated", http.StatusUnauthorized)
@@ -208,20 +228,20 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	c, err := h.cfg.Verifier.Verify(r.Context(), tok)
 	if tok == "" || err != nil {
 		w.WriteHeader(http.StatusUnauthorized)
-		h.render(w, "login.html", map[string]any{"Error": "token refused"})
+		h.render(w, "login.html", view{Base: h.cfg.BasePath, Error: "token refused"})
 		return
 	}
 	u := &user{claims: c, token: tok, roles: roles(c)}
 	h.record(r.Context(), u, "login", "", nil)
 	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: tok, Path: "/", HttpOnly: true, Secure: r.TLS != nil,
 		SameSite: http.SameSiteStrictMode, Expires: c.Expiry})
-	http.Redirect(w, r, "./", http.StatusSeeOther)
+	http.Redirect(w, r, h.cfg.BasePath+"/", http.StatusSeeOther)
 }
 
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/", HttpOnly: true, Secure: r.TLS != nil,
 		SameSite: http.SameSiteStrictMode, MaxAge: -1})
-	http.Redirect(w, r, "./", http.StatusSeeOther)
+	http.Redirect(w, r, h.cfg.BasePath+"/", http.StatusSeeOther)
 }
 
 // record writes a console action to the audit log; an action that cannot be
@@ -243,12 +263,15 @@ func randomID() string {
 }
 
 type view struct {
+	Base     string // Config.BasePath, before every link
 	User     string
 	Approver bool
 	CSRF     string
 	Requests []reqView
 	Req      *reqView
 	MaxTTL   string
+	MaxElev  string
+	Explorer bool // an audit log is configured: sessions and identities pages
 	Error    string
 }
 
@@ -259,7 +282,8 @@ type reqView struct {
 }
 
 func (h *Handler) viewOf(u *user) view {
-	return view{User: u.claims.Subject, Approver: u.approver(), CSRF: h.csrf(u), MaxTTL: h.cfg.MaxGrantTTL.String()}
+	return view{Base: h.cfg.BasePath, User: u.claims.Subject, Approver: u.approver(), CSRF: h.csrf(u),
+		MaxTTL: h.cfg.MaxGrantTTL.String(), MaxElev: h.cfg.MaxElevationTTL.String()}
 }
 
 func (h *Handler) reqView(r tools.ApprovalRequest) reqView {
@@ -291,75 +315,6 @@ func (h *Handler) request(w http.ResponseWriter, r *http.Request) {
 	rv := h.reqView(q)
 	v.Req = &rv
 	h.render(w, "request.html", v)
-}
-
-func (h *Handler) approve(w http.ResponseWriter, r *http.Request) {
-	u := userOf(r)
-	if !u.approver() {
-		http.Error(w, "forbidden: not an approver", http.StatusForbidden)
-		return
-	}
-	id := r.PathValue("id")
-	ttl, err := time.ParseDuration(r.PostFormValue("ttl"))
-	if err != nil || ttl <= 0 || ttl > h.cfg.MaxGrantTTL {
-		http.Error(w, "expiry must be a duration in (0, "+h.cfg.MaxGrantTTL.String()+"]", http.StatusBadRequest)
-		return
-	}
-	// Record before signing: an approval that cannot be recorded is not given.
-	if err := h.record(r.Context(), u, "approve", id, []string{"ttl " + ttl.String()}); err != nil {
-		http.Error(w, "audit log unavailable", http.StatusServiceUnavailable)
-		return
-	}
-	_, err = tools.ApproveRequest(r.Context(), h.cfg.Queue, h.cfg.Grants, id, tools.Answer{Approver: u.claims.Subject,
-		Audience: h.cfg.GrantAudience, Expiry: h.cfg.Now().Add(ttl)})
-	if decisionFailed(w, err, "approval failed") {
-		return
-	}
-	http.Redirect(w, r, "../"+id, http.StatusSeeOther)
-}
-
-// decisionFailed answers a failed approve or deny with its status and reports
-// whether err was a failure.
-func decisionFailed(w http.ResponseWriter, err error, failed string) bool {
-	switch {
-	case err == nil:
-		return false
-	case errors.Is(err, tools.ErrSelfApproval):
-		http.Error(w, "forbidden: you cannot decide a request made under your own subject", http.StatusForbidden)
-	case errors.Is(err, tools.ErrNoRequest):
-		http.Error(w, "no such request", http.StatusNotFound)
-	case errors.Is(err, tools.ErrDecided):
-		http.Error(w, "already decided", http.StatusConflict)
-	default:
-		http.Error(w, failed, http.StatusInternalServerError)
-	}
-	return true
-}
-
-func (h *Handler) deny(w http.ResponseWriter, r *http.Request) {
-	u := userOf(r)
-	if !u.approver() {
-		http.Error(w, "forbidden: not an approver", http.StatusForbidden)
-		return
-	}
-	id, reason := r.PathValue("id"), strings.TrimSpace(r.PostFormValue("reason"))
-	if reason == "" {
-		http.Error(w, "a denial needs a reason", http.StatusBadRequest)
-		return
-	}
-	// No one decides a request made under their own subject, either way.
-	if q, err := h.cfg.Queue.Get(r.Context(), id); err == nil && q.Subject == u.claims.Subject {
-		http.Error(w, "forbidden: you cannot decide a request made under your own subject", http.StatusForbidden)
-		return
-	}
-	if err := h.record(r.Context(), u, "deny", id, []string{reason}); err != nil {
-		http.Error(w, "audit log unavailable", http.StatusServiceUnavailable)
-		return
-	}
-	if decisionFailed(w, h.cfg.Queue.Deny(r.Context(), id, u.claims.Subject, reason), "denial failed") {
-		return
-	}
-	http.Redirect(w, r, "../"+id, http.StatusSeeOther)
 }
 
 func (h *Handler) render(w http.ResponseWriter, name string, data any) {

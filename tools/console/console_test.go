@@ -36,7 +36,11 @@ type fixture struct {
 	pay    func(context.Context, payment) (string, error)
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T) *fixture { return newFixtureWith(t, nil) }
+
+// newFixtureWith builds the fixture; mut, if set, changes the console's
+// configuration before it is built.
+func newFixtureWith(t *testing.T, mut func(*console.Config)) *fixture {
 	t.Helper()
 	f := &fixture{queue: tools.NewMemoryApprovals(nil), log: &audit.Memory{}}
 	mk, _ := identity.GenerateKey(jose.EdDSA, "model")
@@ -61,12 +65,22 @@ func newFixture(t *testing.T) *fixture {
 	f.people, _ = identity.NewIssuer("https://sso.example", pk, identity.IssuerOptions{})
 	pks, _ := identity.NewKeySet(f.people.PublicKey())
 	pv, _ := identity.NewVerifier("https://sso.example", "console", pks, identity.VerifierOptions{})
-	h, err := console.New(console.Config{Queue: f.queue, Verifier: pv, Grants: gi, GrantAudience: []string{"modelguard"},
-		MaxGrantTTL: 30 * time.Minute, Audit: f.log})
+	cfg := console.Config{Queue: f.queue, Verifier: pv, Grants: gi, GrantAudience: []string{"modelguard"},
+		MaxGrantTTL: 30 * time.Minute, MaxElevationTTL: 10 * time.Minute, Audit: f.log}
+	if mut != nil {
+		mut(&cfg)
+	}
+	h, err := console.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.srv = httptest.NewServer(h)
+	var hh http.Handler = h
+	if base := strings.TrimSuffix(cfg.BasePath, "/"); base != "" {
+		mux := http.NewServeMux()
+		mux.Handle(base+"/", http.StripPrefix(base, h))
+		hh = mux
+	}
+	f.srv = httptest.NewServer(hh)
 	t.Cleanup(f.srv.Close)
 	return f
 }
@@ -283,5 +297,16 @@ func TestArgsEscaped(t *testing.T) {
 func TestNewRefusesIncompleteConfig(t *testing.T) {
 	if _, err := console.New(console.Config{}); err == nil {
 		t.Fatal("zero config accepted")
+	}
+}
+
+// A zero or nil Handler answers 503, never panics.
+func TestZeroHandler(t *testing.T) {
+	for _, h := range []*console.Handler{nil, {}} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+		if rec.Code != http.StatusServiceUnavailable {
+			t.Fatalf("zero handler: %d", rec.Code)
+		}
 	}
 }

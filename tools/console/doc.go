@@ -1,7 +1,20 @@
 // Package console is the operator console: an [http.Handler] where human
 // approvers decide the approval requests guards file (approvals inbox,
-// approve once, deny with a reason) against any [tools.ApprovalQueue] — the
-// PostgreSQL queue (tools/approvalpg) makes it work across instances.
+// approve once, approve a temporary elevation, deny with a reason) against any
+// [tools.ApprovalQueue] — the PostgreSQL queue (tools/approvalpg) makes it
+// work across instances.
+//
+// # Approvals
+//
+// Approve once ([KindOnce]) signs a single-use grant bound to the request's
+// exact arguments digest, expiring when the approver chooses within
+// Config.MaxGrantTTL. A temporary elevation ([KindElevate]) signs a reusable
+// grant for the request's tool, narrowed by an optional CEL constraint the
+// approver types ("args.amount_cents <= 50000"), lasting at most
+// Config.MaxElevationTTL. Pages update without reload: a small embedded
+// script (no inline script) polls GET /api/approvals and
+// /api/approvals/{id} and re-fetches the page when what they say changes,
+// so requests filed or decided on any instance appear.
 //
 // Security rules, each enforced in one place:
 //   - Every request is authenticated: a bearer token (Authorization header, or
@@ -23,5 +36,7 @@
 //
 // Paths: GET / (inbox), GET /approvals/{id} (one request: usable as the MCP
 // URL-elicitation approval URL template https://host/approvals/{id}), POST
-// /approvals/{id}/approve, POST /approvals/{id}/deny, POST /login, POST /logout.
+// /approvals/{id}/approve (fields csrf, kind, ttl, constraint), POST
+// /approvals/{id}/deny (csrf, reason), POST /login, POST /logout, GET
+// /api/approvals, GET /api/approvals/{id}, all below Config.BasePath.
 package console
