@@ -21,12 +21,17 @@ var (
 	// ErrBudgetExceeded: the call would exceed a budget; DeniedError.RetryAfter
 	// says when enough of the window will have passed (0: never, for this amount).
 	ErrBudgetExceeded = errors.New("modelguard: budget exceeded")
+	// ErrLimitsUnavailable: the store of rate limits and budgets
+	// ([Options.LimitStore]) could not answer (it is down, or timed out); the
+	// call is denied.
+	ErrLimitsUnavailable = errors.New("modelguard: limits unavailable")
 )
 
 // Reason codes of control denials.
 const (
-	CodeRateLimited    = "rate_limited"
-	CodeBudgetExceeded = "budget_exceeded"
+	CodeRateLimited       = "rate_limited"
+	CodeBudgetExceeded    = "budget_exceeded"
+	CodeLimitsUnavailable = "limits_unavailable"
 )
 
 // ApprovalOptions configure human approval. Without a Verifier, a call whose
@@ -206,9 +211,12 @@ func (g *Guard[In, Out]) apply(ctx context.Context, claims *identity.Claims, d p
 	now := g.e.now()
 	for _, rl := range d.Obligations.Limits {
 		k := LimitKey{Rule: rl.Rule, Tool: g.tool.Name, Principal: keyFor(rl.Limit.Per, claims)}
-		undo, retry, ok := g.e.limiter.take(k, rl.Limit, now)
-		if !ok {
+		undo, retry, err := g.e.limits.Take(ctx, k, rl.Limit, now)
+		if undo == nil {
 			ctl.release()
+			if err != nil || retry < 0 {
+				return nil, limitsUnavailable(rl.Rule, err)
+			}
 			return nil, &DeniedError{Code: CodeRateLimited, Err: ErrRateLimited, Rules: []string{rl.Rule}, RetryAfter: retry,
 				Messages: []string{retryMessage("rate limit reached", retry)}, Reasons: []string{"rate limit of rule " + rl.Rule}}
 		}
@@ -216,14 +224,17 @@ func (g *Guard[In, Out]) apply(ctx context.Context, claims *identity.Claims, d p
 	}
 	for _, rb := range d.Obligations.Budgets {
 		k := LimitKey{Rule: rb.Rule, Principal: keyFor(rb.Budget.Per, claims)}
-		id, retry, ok := g.e.budgets.charge(k, rb.Budget, rb.Amount, now)
-		if !ok {
+		undo, retry, err := g.e.limits.Charge(ctx, k, rb.Budget, rb.Amount, now)
+		if undo == nil {
 			ctl.release()
+			if err != nil || retry < 0 {
+				return nil, limitsUnavailable(rb.Rule, err)
+			}
 			return nil, &DeniedError{Code: CodeBudgetExceeded, Err: ErrBudgetExceeded, Rules: []string{rb.Rule}, RetryAfter: retry,
 				Messages: []string{retryMessage("budget exceeded", retry)},
 				Reasons:  []string{fmt.Sprintf("budget of rule %s: %v over %v would exceed %v", rb.Rule, rb.Amount, rb.Budget.Window, rb.Budget.Max)}}
 		}
-		ctl.undo = append(ctl.undo, func() { g.e.budgets.refund(k, id) })
+		ctl.undo = append(ctl.undo, undo)
 	}
 	sec, err := fetchSecrets(ctx, g.e.opts.Secrets, g.tool.Secrets)
 	if err != nil {
@@ -247,6 +258,16 @@ func (g *Guard[In, Out]) spend(ctx context.Context, gr *grant) error {
 		return errors.New("single-use grant, but no queue to record its use")
 	}
 	return q.Consume(ctx, gr.claims.ID, gr.claims.Expiry.Add(identity.MaxLeeway))
+}
+
+// limitsUnavailable is the denial of a call whose limit or budget the store
+// could not answer for (an error, or an answer that makes no sense).
+func limitsUnavailable(rule string, err error) *DeniedError {
+	if err == nil {
+		err = errors.New("the limit store returned a negative retry")
+	}
+	return &DeniedError{Code: CodeLimitsUnavailable, Err: ErrLimitsUnavailable, Cause: err, Rules: []string{rule},
+		Messages: []string{"rate limits and budgets cannot be checked"}, Reasons: []string{"limits of rule " + rule + ": " + err.Error()}}
 }
 
 func retryMessage(what string, retry time.Duration) string {

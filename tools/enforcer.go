@@ -44,6 +44,10 @@ type Options struct {
 	Secrets SecretSource
 	// Limits bounds the memory of rate limits and budgets.
 	Limits LimitOptions
+	// LimitStore keeps the state of rate limits and budgets; nil means in
+	// this process's memory, bounded by Limits. Set a shared one (see
+	// tools/fleetpg) for a fleet of instances to enforce what one would.
+	LimitStore LimitStore
 	// Kill is checked on every call before policy (see [KillSwitch]); nil
 	// means no kill switch.
 	Kill KillSwitch
@@ -57,8 +61,7 @@ type Enforcer struct {
 	sink     audit.Sink
 	now      func() time.Time
 	opts     Options
-	limiter  *limiter
-	budgets  *budgets
+	limits   LimitStore
 	idPrefix string
 	ids      atomic.Uint64
 
@@ -102,8 +105,10 @@ func NewEnforcer(v Verifier, p *policy.Set, sink audit.Sink, opts Options) (*Enf
 	if opts.MaxArgsBytes <= 0 {
 		opts.MaxArgsBytes = 1 << 20
 	}
-	e := &Enforcer{verifier: v, sink: sink, now: opts.Now, opts: opts, idPrefix: hex.EncodeToString(b[:]) + "-",
-		limiter: newLimiter(opts.Limits.MaxBuckets), budgets: newBudgets(opts.Limits.MaxAccounts)}
+	e := &Enforcer{verifier: v, sink: sink, now: opts.Now, opts: opts, idPrefix: hex.EncodeToString(b[:]) + "-", limits: opts.LimitStore}
+	if isNil(e.limits) {
+		e.limits = newMemoryLimits(opts.Limits)
+	}
 	e.gen.Store(&generation{set: p})
 	return e, nil
 }

@@ -1,6 +1,7 @@
 package tools
 
 import (
+	"context"
 	"math"
 	"sync"
 	"time"
@@ -27,6 +28,54 @@ type LimitOptions struct {
 // tool a rule covers, so their Tool is empty.
 type LimitKey struct {
 	Rule, Tool, Principal string
+}
+
+// LimitStore keeps the state of rate limits and budgets. The guard asks it for
+// each limit and then each budget of an allowed call, before the tool runs; if
+// the call does not go ahead after all (a later control denies it, the decision
+// cannot be recorded, the caller gave up), it calls the undo funcs it got, so
+// the call costs nothing. The default keeps the state in memory, per process
+// (bounded by [LimitOptions]); a shared store (such as the PostgreSQL one in
+// tools/fleetpg) makes every instance of a fleet enforce what one would.
+//
+// Both methods return a non-nil undo when the call may go ahead; a nil undo and
+// a nil error when the limit or budget denies it, with how long until it could
+// succeed (0: unknown or never); an error when the store cannot answer, which
+// denies the call with [CodeLimitsUnavailable]. Settings come with every call
+// and apply to the state as it is (see [LimitKey]). now is the guard's clock.
+// Implementations must be safe for concurrent use.
+type LimitStore interface {
+	// Take takes one token from the bucket of k, shaped by lim; undo gives it back.
+	Take(ctx context.Context, k LimitKey, lim policy.Limit, now time.Time) (undo func(), retry time.Duration, err error)
+	// Charge adds amount to the account of k if the sum over the last b.Window
+	// stays within b.Max; undo refunds it.
+	Charge(ctx context.Context, k LimitKey, b policy.Budget, amount float64, now time.Time) (undo func(), retry time.Duration, err error)
+}
+
+// memoryLimits is the default [LimitStore]: one process's buckets and accounts.
+type memoryLimits struct {
+	l *limiter
+	b *budgets
+}
+
+func newMemoryLimits(o LimitOptions) memoryLimits {
+	return memoryLimits{newLimiter(o.MaxBuckets), newBudgets(o.MaxAccounts)}
+}
+
+func (m memoryLimits) Take(_ context.Context, k LimitKey, lim policy.Limit, now time.Time) (func(), time.Duration, error) {
+	undo, retry, ok := m.l.take(k, lim, now)
+	if !ok {
+		return nil, retry, nil
+	}
+	return undo, 0, nil
+}
+
+func (m memoryLimits) Charge(_ context.Context, k LimitKey, b policy.Budget, amount float64, now time.Time) (func(), time.Duration, error) {
+	id, retry, ok := m.b.charge(k, b, amount, now)
+	if !ok {
+		return nil, retry, nil
+	}
+	return func() { m.b.refund(k, id) }, 0, nil
 }
 
 func keyFor(per policy.Key, c *identity.Claims) string {
