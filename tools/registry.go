@@ -226,6 +226,11 @@ func (r *Registry) Call(ctx context.Context, name string, args json.RawMessage) 
 
 // denyUnknown records and returns the denial of a call to an unregistered tool.
 func (e *Enforcer) denyUnknown(ctx context.Context, name string, args json.RawMessage) error {
+	return e.refuse(ctx, name, args, &DeniedError{Tool: name, Code: CodeUnknownTool, Err: ErrUnknownTool, Messages: []string{"no such tool"}})
+}
+
+// refuse records de, a denial decided before any guard ran, and returns it.
+func (e *Enforcer) refuse(ctx context.Context, name string, args json.RawMessage, de *DeniedError) error {
 	callID, decisionID, _ := e.nextIDs()
 	meta, _ := CallFromContext(ctx)
 	if meta.ID == "" {
@@ -233,11 +238,10 @@ func (e *Enforcer) denyUnknown(ctx context.Context, name string, args json.RawMe
 	}
 	ev := audit.Event{ID: decisionID, Time: e.now(), Phase: audit.PhaseDecision, CallID: meta.ID, Tool: name,
 		SessionID: meta.SessionID, PromptID: meta.PromptID, TraceID: meta.TraceID, Decision: audit.Deny,
-		Code: CodeUnknownTool, Outcome: audit.OutcomeDenied, ErrorType: CodeUnknownTool, ArgsDigest: audit.DigestBytes(args)}
+		Code: de.Code, Reasons: de.Reasons, Outcome: audit.OutcomeDenied, ErrorType: de.Code, ArgsDigest: audit.DigestBytes(args)}
 	if claims, err := e.authenticate(ctx); err == nil {
 		ev.Identity = identityOf(claims)
 	}
-	de := &DeniedError{Tool: name, Code: CodeUnknownTool, Err: ErrUnknownTool, Messages: []string{"no such tool"}}
 	if err := e.sink.Record(context.WithoutCancel(ctx), ev); err != nil {
 		return &DeniedError{Tool: name, Code: CodeAuditFailed, Err: ErrAuditFailed, Cause: err}
 	}

@@ -3,16 +3,15 @@ package mcp_test
 import (
 	"context"
 	"fmt"
-	"net/http"
 
 	"github.com/go-jose/go-jose/v4"
-	"github.com/modelcontextprotocol/go-sdk/auth"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/modelguard/modelguard/audit"
 	"github.com/modelguard/modelguard/identity"
 	"github.com/modelguard/modelguard/policy"
 	"github.com/modelguard/modelguard/tools"
+	"github.com/modelguard/modelguard/tools/httpguard"
 	guardmcp "github.com/modelguard/modelguard/tools/mcp"
 )
 
@@ -39,12 +38,17 @@ rules:
 
 	server := sdk.NewServer(&sdk.Implementation{Name: "support", Version: "1"}, nil)
 	_ = guardmcp.AddTools(server, reg) // or guardmcp.AddTool(server, nil, getTicket)
-	server.AddReceivingMiddleware(guardmcp.Middleware(reg))
 
-	// Over HTTP: http.ListenAndServe(addr, protect(handler)).
-	handler := sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return server }, nil)
-	protect := auth.RequireBearerToken(guardmcp.TokenVerifier(verifier, guardmcp.VerifierOptions{}), nil)
-	_ = protect(handler)
+	// Over HTTP: metadata, bearer check, challenges, session binding and list
+	// filtering in one handler; http.ListenAndServe(addr, handler).
+	handler, err := guardmcp.NewHTTPHandler(server, reg, verifier, httpguard.Metadata{
+		Resource:             "https://mcp.example.com/mcp",
+		AuthorizationServers: []string{"https://id.example.com"},
+	}, guardmcp.HTTPOptions{})
+	if err != nil {
+		panic(err)
+	}
+	_ = handler
 
 	// In process: the identity is the token given to Connect.
 	for _, agent := range []string{"support-bot", "coding-assistant"} {
@@ -53,12 +57,16 @@ rules:
 		ss, _ := server.Connect(identity.WithToken(context.Background(), token), st, nil)
 		cs, _ := sdk.NewClient(&sdk.Implementation{Name: agent, Version: "1"}, nil).Connect(context.Background(), ct, nil)
 		list, _ := cs.ListTools(context.Background(), nil)
-		res, _ := cs.CallTool(context.Background(), &sdk.CallToolParams{Name: "tickets.get", Arguments: map[string]any{"id": "T-1"}})
-		fmt.Printf("%s sees %d tool(s); tickets.get: error=%v %s\n", agent, len(list.Tools), res.IsError, res.Content[0].(*sdk.TextContent).Text)
+		res, err := cs.CallTool(context.Background(), &sdk.CallToolParams{Name: "tickets.get", Arguments: map[string]any{"id": "T-1"}})
+		if err != nil {
+			fmt.Printf("%s sees %d tool(s); tickets.get: %v\n", agent, len(list.Tools), err)
+		} else {
+			fmt.Printf("%s sees %d tool(s); tickets.get: %s\n", agent, len(list.Tools), res.Content[0].(*sdk.TextContent).Text)
+		}
 		cs.Close()
 		ss.Close()
 	}
 	// Output:
-	// support-bot sees 1 tool(s); tickets.get: error=false {"id":"T-1","subject":"printer on fire"}
-	// coding-assistant sees 0 tool(s); tickets.get: error=true modelguard: call to tickets.get denied (no_permit)
+	// support-bot sees 1 tool(s); tickets.get: {"id":"T-1","subject":"printer on fire"}
+	// coding-assistant sees 0 tool(s); tickets.get: calling "tools/call": unknown tool "tickets.get"
 }

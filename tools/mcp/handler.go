@@ -9,8 +9,10 @@ import (
 	"strings"
 
 	"github.com/google/jsonschema-go/jsonschema"
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/modelguard/modelguard/identity"
 	"github.com/modelguard/modelguard/tools"
 )
 
@@ -173,9 +175,11 @@ func resultText(res *sdk.CallToolResult) string {
 // tools of r (add it with Server.AddReceivingMiddleware):
 //
 //   - tools/list answers only with tools the caller's identity could be allowed
-//     to call (see [tools.Registry.Visible]); with no valid identity, none;
-//   - tools/call of a tool r does not hold is denied and recorded by r, and the
-//     model gets an error result, whatever handler the server has for it.
+//     to call (see [tools.Registry.Visible]), with no valid identity none, and
+//     marks the list cacheScope "private", since it is this identity's;
+//   - tools/call of a tool r does not hold, or hides from the caller, is
+//     recorded by r and answered with the JSON-RPC error -32602 (invalid
+//     params), as for an unknown tool, whatever handler the server has for it.
 //
 // Everything else passes through unchanged. It panics if r is nil.
 func Middleware(r *tools.Registry) sdk.Middleware {
@@ -189,12 +193,14 @@ func Middleware(r *tools.Registry) sdk.Middleware {
 				res, err := next(ctx, method, req)
 				if list, ok := res.(*sdk.ListToolsResult); ok && err == nil {
 					list.Tools = visible(Context(ctx, session(req), req.GetExtra()), r, list.Tools)
+					list.CacheScope = "private" // the list is this identity's
 				}
 				return res, err
 			case "tools/call":
-				p, ok := req.GetParams().(*sdk.CallToolParamsRaw)
-				if ok && !holds(r, p.Name) {
-					return callResult(r.Call(Context(ctx, session(req), req.GetExtra()), p.Name, p.Arguments)), nil
+				if p, ok := req.GetParams().(*sdk.CallToolParamsRaw); ok {
+					if err := hidden(Context(ctx, session(req), req.GetExtra()), r, p); err != nil {
+						return nil, err
+					}
 				}
 			}
 			return next(ctx, method, req)
@@ -216,13 +222,24 @@ func visible(ctx context.Context, r *tools.Registry, listed []*sdk.Tool) []*sdk.
 	return out
 }
 
-func holds(r *tools.Registry, name string) bool {
-	for _, h := range r.Handlers() {
-		if h.Tool().Name == name {
-			return true
-		}
+// hidden records, and returns as a JSON-RPC invalid-params error, a call to a
+// tool r does not hold or hides from the caller: the MCP specification lists
+// unknown tools among protocol errors (2025-11-25 server/tools, "Error
+// Handling"). It returns nil for a tool the caller may see, and for a caller
+// without a token, whom the guard denies as unauthenticated.
+func hidden(ctx context.Context, r *tools.Registry, p *sdk.CallToolParamsRaw) error {
+	h, ok := r.Handler(p.Name)
+	switch _, hasToken := identity.TokenFromContext(ctx); {
+	case !hasToken && ok:
+		return nil
+	case !ok:
+		r.Call(ctx, p.Name, p.Arguments) // denied and recorded: r does not hold it
+	case !h.MayCall(ctx):
+		r.DenyHidden(ctx, p.Name, p.Arguments)
+	default:
+		return nil
 	}
-	return false
+	return &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: fmt.Sprintf("unknown tool %q", p.Name)}
 }
 
 func session(req sdk.Request) *sdk.ServerSession {

@@ -103,9 +103,9 @@ func TestCalls(t *testing.T) {
 		{"allowed", "support", "tickets.get", map[string]any{"id": "T-1"}, `{"id":"T-1","subject":"printer on fire"}`, false},
 		{"forbidden with message", "support", "attachments.export", map[string]any{"id": "VIP-9"},
 			"modelguard: call to attachments.export denied (forbidden): attachments of VIP tickets stay inside", true},
-		{"hidden tool", "support", "repo.read", map[string]any{"path": "src/a.go"}, "modelguard: call to repo.read denied (no_permit)", true},
+		{"hidden tool", "support", "repo.read", map[string]any{"path": "src/a.go"}, `unknown tool "repo.read"`, true},
 		{"unknown field", "support", "tickets.get", map[string]any{"id": "T-1", "admin": true}, "modelguard: call to tickets.get denied (bad_arguments)", true},
-		{"unguarded tool", "coder", "shell.exec", map[string]any{"cmd": "id"}, "modelguard: call to shell.exec denied (unknown_tool): no such tool", true},
+		{"unguarded tool", "coder", "shell.exec", map[string]any{"cmd": "id"}, `unknown tool "shell.exec"`, true},
 		{"panic", "coder", "repo.read", map[string]any{"path": "src/panic.go"}, "modelguard: the tool failed", true},
 	}
 	for _, tr := range transports {
@@ -115,7 +115,7 @@ func TestCalls(t *testing.T) {
 			s := w.server(t)
 			sessions := map[string]*sdk.ClientSession{"support": tr.connect(t, w, s, w.support), "coder": tr.connect(t, w, s, w.coder)}
 			for _, c := range cases {
-				text, isErr := call(t, sessions[c.who], c.tool, c.args)
+				text, isErr := callAny(t, sessions[c.who], c.tool, c.args)
 				if isErr != c.isError || !strings.HasPrefix(text, c.want) {
 					t.Errorf("%s: got %q (error %v), want %q (error %v)", c.name, text, isErr, c.want, c.isError)
 				}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/modelguard/modelguard/audit"
@@ -99,11 +100,18 @@ func newWorld(t *testing.T) *world {
 // server returns an MCP server with the registry's tools, behind the middleware.
 func (w *world) server(t *testing.T) *sdk.Server {
 	t.Helper()
+	s := w.bareServer(t)
+	s.AddReceivingMiddleware(guardmcp.Middleware(w.reg))
+	return s
+}
+
+// bareServer returns an MCP server with the registry's tools.
+func (w *world) bareServer(t *testing.T) *sdk.Server {
+	t.Helper()
 	s := sdk.NewServer(&sdk.Implementation{Name: "guarded", Version: "1"}, nil)
 	if err := guardmcp.AddTools(s, w.reg, &sdk.Tool{Name: "tickets.get", Description: "Read one ticket."}); err != nil {
 		t.Fatal(err)
 	}
-	s.AddReceivingMiddleware(guardmcp.Middleware(w.reg))
 	return s
 }
 
@@ -136,9 +144,32 @@ func toolNames(t *testing.T, cs *sdk.ClientSession) string {
 // call calls a tool and returns its text and whether it is an error result.
 func call(t *testing.T, cs *sdk.ClientSession, name string, args any) (string, bool) {
 	t.Helper()
-	res, err := cs.CallTool(context.Background(), &sdk.CallToolParams{Name: name, Arguments: args})
+	text, isErr, err := callRaw(cs, name, args)
 	if err != nil {
 		t.Fatalf("CallTool(%s): %v", name, err)
+	}
+	return text, isErr
+}
+
+// callAny is call, but a JSON-RPC error -32602 comes back as its message and
+// true: the answer to a tool the caller may not see.
+func callAny(t *testing.T, cs *sdk.ClientSession, name string, args any) (string, bool) {
+	t.Helper()
+	text, isErr, err := callRaw(cs, name, args)
+	var werr *jsonrpc.Error
+	switch {
+	case errors.As(err, &werr) && werr.Code == jsonrpc.CodeInvalidParams:
+		return werr.Message, true
+	case err != nil:
+		t.Fatalf("CallTool(%s): %v", name, err)
+	}
+	return text, isErr
+}
+
+func callRaw(cs *sdk.ClientSession, name string, args any) (string, bool, error) {
+	res, err := cs.CallTool(context.Background(), &sdk.CallToolParams{Name: name, Arguments: args})
+	if err != nil {
+		return "", false, err
 	}
 	var texts []string
 	for _, c := range res.Content {
@@ -146,5 +177,5 @@ func call(t *testing.T, cs *sdk.ClientSession, name string, args any) (string, b
 			texts = append(texts, tc.Text)
 		}
 	}
-	return strings.Join(texts, "\n"), res.IsError
+	return strings.Join(texts, "\n"), res.IsError, nil
 }
