@@ -1,6 +1,14 @@
 // Package httpguard is net/http middleware that admits a request only with a
 // verified modelguard identity token.
 //
+// # One call
+//
+// [Protect] makes a handler an OAuth 2.0 protected resource as the MCP
+// authorization specification expects: metadata served without credentials,
+// a bearer check bound to the canonical resource (RFC 8707), challenges on
+// every 401 and, for MCP, sessions bound to the identity that opened them
+// ([Sessions]). The MCP adapters' NewHTTPHandler functions are built on it.
+//
 // # Admitting a request
 //
 // [Middleware] reads the bearer token from the Authorization header (RFC 6750

@@ -24,7 +24,9 @@
 //
 // # Identity
 //
-// Over streamable HTTP, put [auth.RequireBearerToken] with [TokenVerifier] in
+// Over streamable HTTP, [NewHTTPHandler] is the whole setup: protected
+// resource metadata, bearer check with challenges, audience and session
+// binding, and [Middleware]. To assemble it yourself instead, put [auth.RequireBearerToken] with [TokenVerifier] in
 // front of the SDK's handler: requests without a valid modelguard token are
 // refused with 401 before any MCP message is read, and each request's verified
 // token travels with its messages to the guard (see [Context]). Other HTTP

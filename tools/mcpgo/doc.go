@@ -21,12 +21,15 @@
 // caller's identity could be allowed to call ([tools.Registry.Visible]). mcp-go
 // applies tool filters to tools/call too, and answers a call to a tool the
 // filter hides with a "tool not found" protocol error before any handler or
-// middleware runs: such a call never reaches the guard and is not in the audit
-// log. Leave Filter out where every attempt must be recorded.
+// middleware runs: add [RecordRefused] as a BeforeCallTool hook so that such
+// calls, and calls to tools the registry does not hold, are in the audit log.
 //
 // # Identity
 //
-// mcp-go derives each request's context from its HTTP request, so put
+// Over streamable HTTP, [NewHTTPHandler] is the whole setup: protected
+// resource metadata, bearer check with challenges, audience and session
+// binding, Middleware, Filter and RecordRefused. mcp-go derives each request's
+// context from its HTTP request, so to assemble it yourself put
 // tools/httpguard's middleware in front of the StreamableHTTPServer: it refuses
 // requests without a valid token with 401 and puts each request's token into
 // its context, where the guard finds it. In process (client.NewInProcessClient)
