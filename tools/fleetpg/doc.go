@@ -1,7 +1,7 @@
 // Package fleetpg makes a fleet of modelguard instances behave as one, on
 // PostgreSQL: a kill switch every instance obeys within moments of its
-// activation (LISTEN/NOTIFY, with polling as the fallback), and — as the
-// controls' keys allow — rate limits and budgets shared by every instance.
+// activation (LISTEN/NOTIFY, with polling as the fallback), and rate limits
+// and budgets shared by every instance, exact across them.
 //
 // # Kill switch
 //
@@ -24,4 +24,20 @@
 // KillOptions.MaxStale (the database is down, the listener lost), every call is
 // denied with tools.CodeKillSwitchUnavailable until a refresh succeeds: an
 // instance that cannot hear a kill switch does not run tools.
+//
+// # Shared rate limits and budgets
+//
+//	limits, _ := fleetpg.NewLimits(ctx, pool, fleetpg.LimitOptions{})
+//	go limits.Run(ctx) // sweeps expired rows
+//	enf, _ := tools.NewEnforcer(v, set, sink, tools.Options{Kill: kills, LimitStore: limits})
+//
+// A rate limit costs one statement per call (GCRA in an upsert: two instances
+// never both take the last token); a budget one round trip that locks the
+// account, sums its window and inserts the charge in one transaction, before
+// the tool runs, and is refunded (the charge deleted) when the call does not
+// go ahead. Rows are keyed by rule, tool and principal, so reloads and
+// restarts find them as they were. If the database cannot answer within
+// LimitOptions.Timeout, the call is denied with tools.CodeLimitsUnavailable.
+// [Limits.Sweep] deletes refilled buckets and charges out of their window, so
+// the tables hold at most the charges of one window.
 package fleetpg
