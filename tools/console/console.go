@@ -17,6 +17,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
+
 	"github.com/modelguard/modelguard/audit"
 	"github.com/modelguard/modelguard/identity"
 	"github.com/modelguard/modelguard/tools"
@@ -61,6 +63,15 @@ type Config struct {
 	BasePath string
 	// Audit records every console action.
 	Audit audit.Sink
+	// Log is the audit log the session explorer and identities pages read
+	// (a file log at rest, [audit.OpenLog]); nil leaves those pages out.
+	Log *audit.Log
+	// LogKeys verify the log's signed checkpoints (note.VerifierList of the
+	// log's verifier key). Without them no record is shown as verified.
+	LogKeys note.Verifiers
+	// Proxy, if set, also accepts users authenticated by a trusted proxy's
+	// identity headers (see [ProxyAuth]). Off by default.
+	Proxy *ProxyAuth
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 }
@@ -83,6 +94,13 @@ func New(cfg Config) (*Handler, error) {
 		return nil, errors.New("console: no grant issuer or grant audience")
 	case cfg.Audit == nil:
 		return nil, errors.New("console: no audit sink: every console action is recorded")
+	}
+	if cfg.Proxy != nil {
+		p := *cfg.Proxy
+		if err := p.check(); err != nil {
+			return nil, err
+		}
+		cfg.Proxy = &p
 	}
 	if cfg.MaxGrantTTL <= 0 {
 		cfg.MaxGrantTTL = time.Hour
@@ -108,6 +126,11 @@ func New(cfg Config) (*Handler, error) {
 	h.mux.HandleFunc("POST /logout", h.logout)
 	h.mux.HandleFunc("GET /api/approvals", h.apiPending)
 	h.mux.HandleFunc("GET /api/approvals/{id}", h.apiRequestStatus)
+	if cfg.Log != nil {
+		h.mux.HandleFunc("GET /sessions", h.search)
+		h.mux.HandleFunc("GET /sessions/{id}", h.session)
+		h.mux.HandleFunc("GET /identities", h.identities)
+	}
 	return h, nil
 }
 
@@ -193,6 +216,11 @@ type userKey struct{}
 func userOf(r *http.Request) *user { u, _ := r.Context().Value(userKey{}).(*user); return u }
 
 func (h *Handler) authenticate(r *http.Request) (*user, error) {
+	if h.cfg.Proxy != nil {
+		if u, ok, err := h.cfg.Proxy.user(r); ok {
+			return u, err
+		}
+	}
 	tok := ""
 	if a := r.Header.Get("Authorization"); a != "" {
 		s, ok := strings.CutPrefix(a, "Bearer ")
@@ -283,7 +311,7 @@ type reqView struct {
 
 func (h *Handler) viewOf(u *user) view {
 	return view{Base: h.cfg.BasePath, User: u.claims.Subject, Approver: u.approver(), CSRF: h.csrf(u),
-		MaxTTL: h.cfg.MaxGrantTTL.String(), MaxElev: h.cfg.MaxElevationTTL.String()}
+		MaxTTL: h.cfg.MaxGrantTTL.String(), MaxElev: h.cfg.MaxElevationTTL.String(), Explorer: h.cfg.Log != nil}
 }
 
 func (h *Handler) reqView(r tools.ApprovalRequest) reqView {

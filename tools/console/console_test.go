@@ -2,18 +2,21 @@ package console_test
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/modelguard/modelguard/audit"
 	"github.com/modelguard/modelguard/identity"
@@ -33,6 +36,7 @@ type fixture struct {
 	models *identity.Issuer
 	queue  *tools.MemoryApprovals
 	log    *audit.Memory
+	alog   *audit.File // with a file log: the signed log guard and console write
 	pay    func(context.Context, payment) (string, error)
 }
 
@@ -41,8 +45,35 @@ func newFixture(t *testing.T) *fixture { return newFixtureWith(t, nil) }
 // newFixtureWith builds the fixture; mut, if set, changes the console's
 // configuration before it is built.
 func newFixtureWith(t *testing.T, mut func(*console.Config)) *fixture {
+	return buildFixture(t, false, mut)
+}
+
+// newLogFixture's guard and console write a signed file log (a checkpoint
+// after every record) that the console's explorer reads.
+func newLogFixture(t *testing.T) *fixture { return buildFixture(t, true, nil) }
+
+func buildFixture(t testing.TB, fileLog bool, mut func(*console.Config)) *fixture {
 	t.Helper()
 	f := &fixture{queue: tools.NewMemoryApprovals(nil), log: &audit.Memory{}}
+	var sink audit.Sink = f.log
+	var rd *audit.Log
+	var keys note.Verifiers
+	if fileLog {
+		skey, vkey, _ := note.GenerateKey(rand.Reader, "example.com/fin-bot/audit")
+		signer, _ := note.NewSigner(skey)
+		verifier, _ := note.NewVerifier(vkey)
+		keys = note.VerifierList(verifier)
+		path := filepath.Join(t.TempDir(), "audit.log")
+		var err error
+		if f.alog, err = audit.OpenFile(path, audit.FileOptions{Signer: signer, CheckpointEvery: 1}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.alog.Close() })
+		sink = audit.Multi(f.alog, f.log)
+		if rd, err = audit.OpenLog(path); err != nil {
+			t.Fatal(err)
+		}
+	}
 	mk, _ := identity.GenerateKey(jose.EdDSA, "model")
 	f.models, _ = identity.NewIssuer("https://id.example", mk, identity.IssuerOptions{})
 	mks, _ := identity.NewKeySet(f.models.PublicKey())
@@ -56,7 +87,7 @@ func newFixtureWith(t *testing.T, mut func(*console.Config)) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	enf, err := tools.NewEnforcer(mv, set, f.log, tools.Options{Approvals: tools.ApprovalOptions{Verifier: gv, Queue: f.queue}})
+	enf, err := tools.NewEnforcer(mv, set, sink, tools.Options{Approvals: tools.ApprovalOptions{Verifier: gv, Queue: f.queue}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +97,7 @@ func newFixtureWith(t *testing.T, mut func(*console.Config)) *fixture {
 	pks, _ := identity.NewKeySet(f.people.PublicKey())
 	pv, _ := identity.NewVerifier("https://sso.example", "console", pks, identity.VerifierOptions{})
 	cfg := console.Config{Queue: f.queue, Verifier: pv, Grants: gi, GrantAudience: []string{"modelguard"},
-		MaxGrantTTL: 30 * time.Minute, MaxElevationTTL: 10 * time.Minute, Audit: f.log}
+		MaxGrantTTL: 30 * time.Minute, MaxElevationTTL: 10 * time.Minute, Audit: sink, Log: rd, LogKeys: keys}
 	if mut != nil {
 		mut(&cfg)
 	}
@@ -96,11 +127,18 @@ func (f *fixture) token(t *testing.T, sub string, raw map[string]any) string {
 
 func (f *fixture) modelCall(t *testing.T, sub string, p payment) (string, error) {
 	t.Helper()
+	return f.callIn(t, sub, "", p)
+}
+
+// callIn makes the model's call in a session.
+func (f *fixture) callIn(t *testing.T, sub, session string, p payment) (string, error) {
+	t.Helper()
 	tok, err := f.models.Mint(identity.Claims{Subject: sub, Agent: "fin-bot", Audience: []string{"modelguard"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return f.pay(identity.WithToken(context.Background(), tok), p)
+	ctx := tools.WithCall(identity.WithToken(context.Background(), tok), tools.Call{SessionID: session, PromptID: "turn-1"})
+	return f.pay(ctx, p)
 }
 
 func (f *fixture) file(t *testing.T, p payment) string {

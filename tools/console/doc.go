@@ -16,11 +16,33 @@
 // /api/approvals/{id} and re-fetches the page when what they say changes,
 // so requests filed or decided on any instance appear.
 //
+// # Session explorer and identities
+//
+// With Config.Log set, GET /sessions searches the audit log (by agent,
+// subject, tool, session, prompt, decision and time), GET /sessions/{id}
+// shows one session's timeline — decisions, outcomes, deciding rules and
+// reasons, grants and their approvers, secret names, redacted paths, digests
+// and any recorded arguments and outputs — and GET /identities lists each
+// model identity seen, most recently seen first. Every timeline record is
+// proven on the server: an inclusion proof against the log's latest signed
+// checkpoint ([audit.Log.Prove]), checked with Config.LogKeys
+// ([audit.InclusionProof.Verify]); the page shows it verified, or unverified
+// with the reason (not yet checkpointed, changed on disk, no trusted key).
+// A record proven is shown as the proof holds it.
+//
+// # Notifications
+//
+// [Notify] wraps the queue a guard files into so that a [Notifier] hears of
+// each new request; [Webhook] posts a Slack-compatible JSON body signed with
+// HMAC-SHA256 ([HeaderSignature], checked by [VerifyWebhook]), carrying the
+// approval link but never the arguments.
+//
 // Security rules, each enforced in one place:
 //   - Every request is authenticated: a bearer token (Authorization header, or
 //     the HttpOnly, SameSite=Strict session cookie set by POST /login) verified
 //     by an [identity.Verifier] with the console's own audience. There is no
-//     anonymous mode.
+//     anonymous mode. Opt-in ([ProxyAuth]): an identity header set by an
+//     authenticating proxy, trusted only from the proxy's addresses.
 //   - Roles come from claims: "roles" (list) or "role" (string) holding
 //     "approver" or "viewer". An identity with model or agent claims is a model
 //     and is never an approver.
