@@ -18,6 +18,7 @@ import (
 	"github.com/modelguard/modelguard/audit"
 	"github.com/modelguard/modelguard/identity"
 	"github.com/modelguard/modelguard/policy"
+	"github.com/modelguard/modelguard/policy/access"
 	"github.com/modelguard/modelguard/tools"
 )
 
@@ -47,6 +48,10 @@ var probeFuncs = map[string]any{
 	"policy.Parse": policy.Parse, "policy.ParseCases": policy.ParseCases, "policy.ParsePath": policy.ParsePath,
 	"policy.ParseRate": policy.ParseRate, "policy.ValidPattern": policy.ValidPattern, "policy.Watch": policy.Watch,
 
+	"access.Claims": access.Claims, "access.NewUsage": access.NewUsage, "access.ParseClaims": access.ParseClaims,
+	"access.ReadUsage": access.ReadUsage, "access.Tools": access.Tools, "access.Unused": access.Unused,
+	"access.WhatCan": access.WhatCan, "access.WhoCan": access.WhoCan,
+
 	"tools.ApproveRequest": tools.ApproveRequest, "tools.CallFromContext": tools.CallFromContext,
 	"tools.EnvSecrets": tools.EnvSecrets, "tools.FileSecrets": tools.FileSecrets,
 	"tools.GrantForRequest": tools.GrantForRequest, "tools.MintGrant": tools.MintGrant,
@@ -75,11 +80,15 @@ var probeTypes = []any{
 	(*identity.RevocationKind)(nil), (*identity.Store)(nil), (*identity.Verifier)(nil),
 	(*identity.VerifierOptions)(nil),
 
+	(*access.Access)(nil), (*access.Count)(nil), (*access.Entitlements)(nil), (*access.Findings)(nil),
+	(*access.Identity)(nil), (*access.InventoryOptions)(nil), (*access.Key)(nil), (*access.Path)(nil),
+	(*access.Tool)(nil), (*access.UnusedOptions)(nil), (*access.Usage)(nil), (*access.WideArg)(nil),
+
 	(*policy.Budget)(nil), (*policy.Case)(nil), (*policy.CaseRequest)(nil), (*policy.CaseResult)(nil),
-	(*policy.Decision)(nil), (*policy.Effect)(nil), (*policy.Error)(nil), (*policy.Expect)(nil),
+	(*policy.Decision)(nil), (*policy.Effect)(nil), (*policy.Error)(nil), (*policy.Clause)(nil), (*policy.Expect)(nil),
 	(*policy.Explanation)(nil), (*policy.Grant)(nil), (*policy.Input)(nil), (*policy.Key)(nil), (*policy.Limit)(nil),
 	(*policy.Mode)(nil), (*policy.Obligations)(nil), (*policy.Options)(nil), (*policy.Path)(nil),
-	(*policy.Position)(nil), (*policy.Program)(nil), (*policy.Report)(nil), (*policy.Request)(nil),
+	(*policy.Position)(nil), (*policy.Program)(nil), (*policy.Report)(nil), (*policy.Request)(nil), (*policy.Residual)(nil),
 	(*policy.Rule)(nil), (*policy.RuleBudget)(nil), (*policy.RuleLimit)(nil), (*policy.RuleTrace)(nil),
 	(*policy.Set)(nil), (*policy.ShadowResult)(nil), (*policy.Step)(nil), (*policy.Tool)(nil),
 	(*policy.Variable)(nil), (*policy.Warning)(nil), (*policy.WatchOptions)(nil),
@@ -100,7 +109,7 @@ var probeTypes = []any{
 // pointer receiver).
 func exportedAPI(t *testing.T) (funcs, types map[string]bool, methods map[string]bool) {
 	funcs, types, methods = map[string]bool{}, map[string]bool{}, map[string]bool{}
-	for _, dir := range []string{".", "../policy", "../audit", "../identity"} {
+	for _, dir := range []string{".", "../policy", "../policy/access", "../audit", "../identity"} {
 		entries, err := os.ReadDir(dir)
 		if err != nil {
 			t.Fatal(err)

@@ -43,6 +43,7 @@ func commands() []command {
 			{name: "replay", summary: "re-decide an audit log's calls under a new policy", run: runPolicyReplay},
 			{name: "bundle", summary: "build, sign and verify signed policy bundles", sub: bundleCommands()},
 		}},
+		{name: "access", summary: "least privilege: who can call what, what is used, narrower policies", sub: accessCommands()},
 		{name: "audit", summary: "verify, prove and query tamper-evident audit logs", sub: auditCommands()},
 		{name: "approve", summary: "list, grant and deny human approval requests", sub: []command{
 			{name: "list", summary: "list approval requests", run: runApproveList},
