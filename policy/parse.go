@@ -191,6 +191,8 @@ func (p *parser) rule(n *yaml.Node) Rule {
 			r.Message, r.MessagePos = p.str(v, r.ID), p.exprPos(v)
 		case "controls":
 			r.Controls = p.strs(v, r.ID)
+		case "scopes":
+			r.Scopes = p.strs(v, r.ID)
 		case "require":
 			r.Require = p.strs(v, r.ID)
 		case "redact":

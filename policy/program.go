@@ -243,6 +243,12 @@ type Decision struct {
 	Shadow []ShadowResult
 	// ShadowAllowed is what Allowed would be if shadow rules were enforced.
 	ShadowAllowed bool
+	// Scopes, on a denial because no rule permits, are the scopes of an
+	// enforced permit rule whose condition held but whose scopes
+	// ([Rule.Scopes]) the identity lacks: every scope that rule needs, so a
+	// token with them would be permitted by it. Of several such rules, the one
+	// missing the fewest scopes (the first, on a tie). Empty otherwise.
+	Scopes []string
 	// Version is the policy version that decided.
 	Version string
 }
@@ -315,6 +321,12 @@ func (p *Program) Decide(ctx context.Context, in Input) Decision {
 		shadowAllowed = shadowAllowed && d.Allowed // a failed budget denies both
 	default:
 		d.Reasons = p.noPermit
+		if len(d.Scopes) > 0 {
+			d.Reasons = append(slices.Clip(d.Reasons), "step-up: a permit rule needs the scopes "+strings.Join(d.Scopes, " "))
+		}
+	}
+	if d.Allowed || len(forbids) > 0 {
+		d.Scopes = nil // a new token would change nothing
 	}
 	d.ShadowAllowed = shadowAllowed
 	if len(d.Shadow) == 0 {
@@ -335,6 +347,12 @@ func (p *Program) evalRule(ctx context.Context, d *Decision, t *tally, c *compil
 	if !match {
 		return ""
 	}
+	if err == nil && c.rule.Effect == Permit && !holdsScopes(act.identity, c.rule.Scopes) {
+		if c.rule.enforced() {
+			stepUp(d, act.identity, c.rule.Scopes)
+		}
+		return ""
+	}
 	forbid := err != nil || c.rule.Effect == Forbid
 	if !c.rule.enforced() {
 		d.Shadow = append(d.Shadow, ShadowResult{Rule: c.rule.ID, Effect: c.rule.Effect, Error: err})
@@ -349,6 +367,33 @@ func (p *Program) evalRule(ctx context.Context, d *Decision, t *tally, c *compil
 		return Forbid
 	}
 	return Permit
+}
+
+// holdsScopes reports whether c holds every one of scopes.
+func holdsScopes(c *identity.Claims, scopes []string) bool {
+	for _, s := range scopes {
+		if c == nil || !slices.Contains(c.Scopes, s) {
+			return false
+		}
+	}
+	return true
+}
+
+// stepUp keeps in d the scopes of the permit rule missing the fewest of them.
+func stepUp(d *Decision, c *identity.Claims, scopes []string) {
+	if len(d.Scopes) == 0 || missing(c, scopes) < missing(c, d.Scopes) {
+		d.Scopes = scopes
+	}
+}
+
+func missing(c *identity.Claims, scopes []string) int {
+	n := 0
+	for _, s := range scopes {
+		if !slices.Contains(c.Scopes, s) {
+			n++
+		}
+	}
+	return n
 }
 
 // explain fills in the rules, messages, reasons and controls of the deciding

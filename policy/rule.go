@@ -65,6 +65,14 @@ type Rule struct {
 	// Obligations of a permit rule, enforced by the guard when the rule allows a
 	// call. Forbid rules may not carry them.
 
+	// Scopes are the OAuth scopes a permit rule needs (RFC 6749 §3.3): it
+	// permits only a call whose identity holds every one (identity.scopes), in
+	// addition to its condition. A call denied only for want of them is a
+	// step-up: the decision names the scopes ([Decision.Scopes]), so an HTTP
+	// or MCP edge can ask the client for a token that has them without reading
+	// any CEL.
+	Scopes []string
+
 	// Require lists what the call needs besides the permit; "approval" runs the
 	// tool only under a valid human approval grant.
 	Require []string
@@ -154,6 +162,14 @@ func (r *Rule) check() []error {
 	if r.Effect == Forbid && r.hasObligations() {
 		bad("a forbid rule cannot carry obligations (require, redact, limit, budget)")
 	}
+	if r.Effect == Forbid && len(r.Scopes) > 0 {
+		bad("a forbid rule cannot carry scopes: write the condition in when")
+	}
+	for _, sc := range r.Scopes {
+		if !ValidScope(sc) {
+			bad("scope %q is not an RFC 6749 scope-token", sc)
+		}
+	}
 	for _, req := range r.Require {
 		if req != RequireApproval {
 			bad("unknown requirement %q (want %q)", req, RequireApproval)
@@ -189,6 +205,20 @@ func (r *Rule) check() []error {
 
 func (r *Rule) hasObligations() bool {
 	return len(r.Require) > 0 || len(r.Redact) > 0 || r.Limit != nil || r.Budget != nil
+}
+
+// ValidScope reports whether s is an RFC 6749 §3.3 scope-token: one or more
+// of the printable ASCII characters other than space, '"' and '\'.
+func ValidScope(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // enforced reports whether the rule takes part in decisions.

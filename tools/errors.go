@@ -65,6 +65,9 @@ type DeniedError struct {
 	RetryAfter time.Duration
 	// Approval is the approval request filed for a call that needs one.
 	Approval *ApprovalRequest
+	// Scopes, for CodeInsufficientScope, are every scope the call needs
+	// (policy.Decision.Scopes): a token that has them may be permitted.
+	Scopes []string
 }
 
 func (e *DeniedError) Error() string {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/modelguard/modelguard/audit"
@@ -261,6 +262,9 @@ func denial(d policy.Decision) *DeniedError {
 	switch {
 	case len(d.Errors) > 0:
 		de.Code, de.Err = CodePolicyError, ErrPolicy
+	case len(d.Scopes) > 0:
+		de.Code, de.Err, de.Scopes = CodeInsufficientScope, ErrInsufficientScope, d.Scopes
+		de.Messages = []string{"this call needs a token with the scopes " + strings.Join(d.Scopes, " ")}
 	case len(d.Rules) == 0:
 		de.Code = CodeNoPermit
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 )
 
 // ErrSessionMismatch: a request came on a session that another identity
@@ -13,6 +14,14 @@ var ErrSessionMismatch = errors.New("modelguard: session belongs to another iden
 // CodeSessionMismatch is the reason code of a request refused because its
 // session belongs to another identity.
 const CodeSessionMismatch = "session_mismatch"
+
+// ErrInsufficientScope: no rule permits the call with the token's scopes, but
+// a rule would with more; [DeniedError.Scopes] names them (step-up, RFC 6750
+// §3.1). It also matches ErrForbidden.
+var ErrInsufficientScope = fmt.Errorf("%w: insufficient scope", ErrForbidden)
+
+// CodeInsufficientScope is the reason code of a step-up denial.
+const CodeInsufficientScope = "insufficient_scope"
 
 // DenyHidden records, and returns, the denial of a call to a tool r holds but
 // hides from the identity in ctx (no rule could permit it; see [Registry.Visible]),

@@ -46,7 +46,7 @@ var probeFuncs = map[string]any{
 
 	"policy.Load": policy.Load, "policy.MatchTool": policy.MatchTool, "policy.NewSet": policy.NewSet,
 	"policy.Parse": policy.Parse, "policy.ParseCases": policy.ParseCases, "policy.ParsePath": policy.ParsePath,
-	"policy.ParseRate": policy.ParseRate, "policy.ValidPattern": policy.ValidPattern, "policy.Watch": policy.Watch,
+	"policy.ParseRate": policy.ParseRate, "policy.ValidPattern": policy.ValidPattern, "policy.ValidScope": policy.ValidScope, "policy.Watch": policy.Watch,
 
 	"access.Claims": access.Claims, "access.NewUsage": access.NewUsage, "access.ParseClaims": access.ParseClaims,
 	"access.ReadUsage": access.ReadUsage, "access.Tools": access.Tools, "access.Unused": access.Unused,
