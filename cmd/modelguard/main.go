@@ -51,6 +51,7 @@ func commands() []command {
 			{name: "deny", summary: "deny a request", run: runApproveDeny},
 			{name: "elevate", summary: "sign a temporary elevation grant", run: runApproveElevate},
 		}},
+		{name: "console", summary: "serve the operator console: approvals, session explorer, identities", run: runConsole},
 		{name: "kill", summary: "stop an agent, subject, tenant, tool or everything on every instance", sub: killCommands()},
 		{name: "help", summary: "show help for a command", run: runHelp},
 	}
