@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/modelguard/modelguard v0.1.0
+	github.com/modelguard/modelguard/audit/postgres v0.1.0
 )
 
 require (
