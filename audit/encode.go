@@ -16,7 +16,7 @@ import (
 // time outside years 0–9999, and every event if [Event] gained a field this
 // encoder does not know (see fastFields).
 func appendEvent(dst []byte, e *Event) ([]byte, bool) {
-	if !fastOK || e.Torn != nil {
+	if !fastOK || e.Torn != nil || e.History != nil {
 		return dst, false
 	}
 	dst = append(dst, '{')
@@ -68,6 +68,7 @@ func appendEvent(dst []byte, e *Event) ([]byte, bool) {
 	dst = appendInt(dst, `,"duration_ns":`, int64(e.Duration))
 	dst = appendOpt(dst, `,"error.message":`, e.Error)
 	dst = appendOpt(dst, `,"error.type":`, e.ErrorType)
+	dst = appendList(dst, `,"labels":`, e.Labels)
 	return append(dst, '}'), true
 }
 
@@ -84,7 +85,8 @@ var fastFields = map[reflect.Type]string{
 		"SessionID gen_ai.conversation.id,omitempty|PromptID prompt.id,omitempty|TraceID trace_id,omitempty|" +
 		"ArgsDigest args.digest,omitempty|Args args,omitempty|OutputDigest output.digest,omitempty|" +
 		"Output output,omitempty|Outcome outcome,omitempty|Duration duration_ns,omitempty|" +
-		"Error error.message,omitempty|ErrorType error.type,omitempty|Torn torn,omitempty",
+		"Error error.message,omitempty|ErrorType error.type,omitempty|Labels labels,omitempty|" +
+		"History history,omitempty|Torn torn,omitempty",
 	reflect.TypeFor[Identity](): "Issuer iss,omitempty|Subject sub,omitempty|TokenID jti,omitempty|" +
 		"Agent gen_ai.agent.id,omitempty|Tenant tenant,omitempty|Env env,omitempty|" +
 		"ModelProvider gen_ai.provider.name,omitempty|ModelName gen_ai.request.model,omitempty|" +

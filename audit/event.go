@@ -106,6 +106,12 @@ type Event struct {
 	// the tool's error.
 	ErrorType string `json:"error.type,omitempty"`
 
+	// Labels, on a decision that allowed a call, are the labels recorded in
+	// its session for the output (the tool's and the policy's); History is what
+	// the decision read of the session and principal history, for replay.
+	Labels  []string    `json:"labels,omitempty"`
+	History *HistoryUse `json:"history,omitempty"`
+
 	// Torn is set on a [PhaseRecovery] record only.
 	Torn *Torn `json:"torn,omitempty"`
 }

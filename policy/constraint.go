@@ -31,7 +31,8 @@ func (p *Program) Check(ctx context.Context, expr string, in Input) (bool, error
 	if err != nil {
 		return false, err
 	}
-	act := &activation{identity: in.Identity, tool: p.toolVal, args: in.Args, request: in.Request, grant: in.Grant}
+	act := &activation{identity: in.Identity, tool: p.toolVal, args: in.Args, request: in.Request, grant: in.Grant,
+		session: in.Session, history: in.Principal}
 	out, _, err := prg.ContextEval(ctx, act)
 	if err != nil {
 		return false, &Error{Tool: p.tool.Name, Err: ErrEval, Msg: "constraint: " + err.Error()}

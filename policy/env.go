@@ -62,6 +62,8 @@ const (
 	varArgs     = "args"
 	varRequest  = "request"
 	varGrant    = "grant"
+	varSession  = "session" // see history.go
+	varHistory  = "history"
 )
 
 func baseEnv(opts Options) (*cel.Env, error) {
@@ -72,7 +74,11 @@ func baseEnv(opts Options) (*cel.Env, error) {
 			types.NativeTypeFor[Request](celTag, types.NativeTypeAlias("modelguard.Request")),
 			types.NativeTypeFor[toolInfo](celTag, types.NativeTypeAlias("modelguard.Tool")),
 			types.NativeTypeFor[Grant](celTag, types.NativeTypeAlias("modelguard.Grant")),
+			types.NativeTypeFor[History](celTag, types.NativeTypeAlias(historyType)),
 		),
+		cel.Variable(varSession, cel.ObjectType(historyType)),
+		cel.Variable(varHistory, cel.ObjectType(historyType)),
+		cel.Lib(historyLib{}),
 		cel.Variable(varGrant, cel.ObjectType("modelguard.Grant")),
 		cel.Variable(varIdentity, cel.ObjectType("modelguard.Identity")),
 		cel.Variable(varTool, cel.ObjectType("modelguard.Tool")),

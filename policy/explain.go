@@ -46,7 +46,8 @@ func (p *Program) Explain(ctx context.Context, in Input) (Explanation, error) {
 		return Explanation{}, err
 	}
 	ex := Explanation{Tool: p.tool.Name, Decision: p.Decide(ctx, in)}
-	act := &activation{identity: in.Identity, tool: p.toolVal, args: in.Args, request: in.Request, grant: in.Grant}
+	act := &activation{identity: in.Identity, tool: p.toolVal, args: in.Args, request: in.Request, grant: in.Grant,
+		session: in.Session, history: in.Principal}
 	for i := range p.rules {
 		c := &p.rules[i]
 		tr, err := p.trace(ctx, c, act)

@@ -121,6 +121,9 @@ type Obligations struct {
 	Limits []RuleLimit
 	// Budgets: budgets to charge with this call's amount, one per rule.
 	Budgets []RuleBudget
+	// Labels: labels the output carries (the rules' add_labels), recorded in
+	// the call's session and principal history.
+	Labels []string
 }
 
 // RuleLimit is a rate limit and the rule that set it.
@@ -141,5 +144,5 @@ func (o *Obligations) Empty() bool {
 	if o == nil {
 		return true
 	}
-	return !o.Approval && len(o.Redact) == 0 && len(o.Limits) == 0 && len(o.Budgets) == 0
+	return !o.Approval && len(o.Redact) == 0 && len(o.Limits) == 0 && len(o.Budgets) == 0 && len(o.Labels) == 0
 }

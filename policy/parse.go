@@ -22,8 +22,8 @@ const MaxFileSize = 1 << 20
 // The document is a mapping with a "rules" list, an optional "variables" list
 // ({name, expression}) shared by its rules, and an optional "mode" (enforce or
 // shadow) for rules that set none. Each rule has the keys id, effect, mode, tools,
-// labels, when, message, controls, require, redact, limit ({rate, burst, per})
-// and budget ({expr, max, window, per}). Unknown keys are errors, so a misspelled
+// labels, when, message, controls, require, redact, limit ({rate, burst, per}),
+// budget ({expr, max, window, per}) and add_labels. Unknown keys are errors, so a misspelled
 // key is never silently ignored.
 func Parse(name string, data []byte) ([]Rule, error) {
 	if len(data) > MaxFileSize {
@@ -201,6 +201,8 @@ func (p *parser) rule(n *yaml.Node) Rule {
 			r.Limit = p.limit(v, r.ID)
 		case "budget":
 			r.Budget = p.budget(v, r.ID)
+		case "add_labels":
+			r.AddLabels = p.strs(v, r.ID)
 		default:
 			p.fail(k, r.ID, "unknown key %q", k.Value)
 		}

@@ -34,6 +34,10 @@ type Program struct {
 	// enforced permit rules cover the tool (their conditions were false), or
 	// that none does. Built once here, not per call.
 	noPermit []string
+	// extra holds the add_labels of the rules that have them; reads and
+	// shadowReads which histories the enforced and shadow rules read.
+	extra              map[*Rule]*ruleExtra
+	reads, shadowReads Reads
 }
 
 type compiledRule struct {
@@ -75,6 +79,9 @@ func (s *Set) Compile(t Tool) (*Program, error) {
 			c.fast = compileFast(c.asts[0], t.Input)
 		}
 		errs = append(errs, cerrs...)
+		if len(cerrs) == 0 {
+			errs = append(errs, p.addExtra(s, env, r, t.Name, &c)...)
+		}
 		p.rules = append(p.rules, c)
 	}
 	if err := joinUnique(errs); err != nil {
@@ -216,6 +223,11 @@ type Input struct {
 	Request Request
 	// Grant is the verified approval grant the call carries, if any.
 	Grant *Grant
+	// Session and Principal are the histories of the call's session and of its
+	// principal, the CEL variables session and history (see [History]). A rule
+	// that names one that is nil fails, and so denies. [Program.Reads] says
+	// whether the program needs them.
+	Session, Principal *History
 }
 
 // Decision is the outcome of [Program.Decide]. Its slices may be shared with the
@@ -293,7 +305,8 @@ func (p *Program) Decide(ctx context.Context, in Input) Decision {
 		return d
 	}
 	act := activations.Get().(*activation)
-	*act = activation{identity: in.Identity, tool: p.toolVal, args: in.Args, request: in.Request, grant: in.Grant}
+	*act = activation{identity: in.Identity, tool: p.toolVal, args: in.Args, request: in.Request, grant: in.Grant,
+		session: in.Session, history: in.Principal}
 	defer func() {
 		*act = activation{}
 		activations.Put(act)
@@ -451,18 +464,34 @@ func (p *Program) oblige(ctx context.Context, d *Decision, act *activation, perm
 		if r.Limit != nil {
 			o.Limits = append(o.Limits, RuleLimit{Rule: r.ID, Limit: *r.Limit})
 		}
+		if x := p.extra[r]; len(r.AddLabels) > 0 && x != nil {
+			if err := x.addLabels(ctx, o, act, c); err != nil {
+				p.obligationFailed(d, r, "add_labels", err)
+				return
+			}
+		}
 		if r.Budget != nil {
 			amount, err := c.amount(ctx, act)
 			if err != nil {
-				d.Allowed = false
-				d.Errors = append(d.Errors, &Error{Pos: r.Budget.Pos, Rule: r.ID, Tool: p.tool.Name, Err: ErrEval, Msg: "budget: " + err.Error()})
-				d.Reasons = append(d.Reasons, "rule "+r.ID+" budget failed to evaluate: "+err.Error())
-				d.Obligations = Obligations{}
+				p.obligationFailed(d, r, "budget", err)
 				return
 			}
 			o.Budgets = append(o.Budgets, RuleBudget{Rule: r.ID, Budget: *r.Budget, Amount: amount})
 		}
 	}
+}
+
+// obligationFailed denies: an obligation that cannot be evaluated (a budget
+// amount, a label) cannot be enforced.
+func (p *Program) obligationFailed(d *Decision, r *Rule, what string, err error) {
+	pos := r.Pos
+	if what == "budget" {
+		pos = r.Budget.Pos
+	}
+	d.Allowed = false
+	d.Errors = append(d.Errors, &Error{Pos: pos, Rule: r.ID, Tool: p.tool.Name, Err: ErrEval, Msg: what + ": " + err.Error()})
+	d.Reasons = append(d.Reasons, "rule "+r.ID+" "+what+" failed to evaluate: "+err.Error())
+	d.Obligations = Obligations{}
 }
 
 func (c *compiledRule) eval(ctx context.Context, act *activation) (bool, error) {
@@ -540,6 +569,8 @@ type activation struct {
 	args     any
 	request  Request
 	grant    *Grant
+	session  *History
+	history  *History
 }
 
 // noGrant is what grant resolves to when a call carries none.
@@ -564,6 +595,10 @@ func (a *activation) ResolveName(name string) (any, bool) {
 			return noGrant, true
 		}
 		return a.grant, true
+	case varSession:
+		return a.session, a.session != nil
+	case varHistory:
+		return a.history, a.history != nil
 	}
 	return nil, false
 }

@@ -83,6 +83,12 @@ type Rule struct {
 	Limit *Limit
 	// Budget caps a running sum of an expression over a window.
 	Budget *Budget
+	// AddLabels are labels the output of an allowed call carries, besides the
+	// tool's own, recorded in the session before the output reaches the model.
+	// Each is a CEL expression of type string or list(string)
+	// ("'invoice:' + args.invoice_id"), or plain text when it is not CEL
+	// ("private"), as a Message is.
+	AddLabels []string
 
 	// Variables are the named expressions the rule may use as variables.NAME, in
 	// definition order (a variable may use the ones before it). Rules parsed from
@@ -160,7 +166,7 @@ func (r *Rule) check() []error {
 		bad("mode must be %q or %q, not %q", Enforce, Shadow, r.Mode)
 	}
 	if r.Effect == Forbid && r.hasObligations() {
-		bad("a forbid rule cannot carry obligations (require, redact, limit, budget)")
+		bad("a forbid rule cannot carry obligations (require, redact, limit, budget, add_labels)")
 	}
 	if r.Effect == Forbid && len(r.Scopes) > 0 {
 		bad("a forbid rule cannot carry scopes: write the condition in when")
@@ -204,7 +210,7 @@ func (r *Rule) check() []error {
 }
 
 func (r *Rule) hasObligations() bool {
-	return len(r.Require) > 0 || len(r.Redact) > 0 || r.Limit != nil || r.Budget != nil
+	return len(r.Require) > 0 || len(r.Redact) > 0 || r.Limit != nil || r.Budget != nil || len(r.AddLabels) > 0
 }
 
 // ValidScope reports whether s is an RFC 6749 §3.3 scope-token: one or more

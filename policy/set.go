@@ -102,8 +102,12 @@ func (s *Set) check() error {
 			errs = append(errs, &Error{Pos: r.Pos, Rule: r.ID, Err: ErrInvalid, Msg: "duplicate rule id, first defined at " + first.String()})
 		}
 		ids[r.ID] = r.Pos
-		_, cerrs := s.compileRule(dynEnv, r, "")
+		c, cerrs := s.compileRule(dynEnv, r, "")
 		errs = append(errs, cerrs...)
+		if len(cerrs) == 0 {
+			_, xerrs := s.compileExtra(dynEnv, r, "", &c)
+			errs = append(errs, xerrs...)
+		}
 	}
 	return joinUnique(errs)
 }
@@ -181,6 +185,7 @@ func cloneRules(rules []Rule) []Rule {
 		r.Controls = append([]string(nil), r.Controls...)
 		r.Require = append([]string(nil), r.Require...)
 		r.Redact = append([]string(nil), r.Redact...)
+		r.AddLabels = append([]string(nil), r.AddLabels...)
 		if r.Limit != nil {
 			l := *r.Limit
 			r.Limit = &l

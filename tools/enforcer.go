@@ -51,6 +51,11 @@ type Options struct {
 	// Kill is checked on every call before policy (see [KillSwitch]); nil
 	// means no kill switch.
 	Kill KillSwitch
+	// Sessions keeps session and principal history for session-aware policy
+	// (the CEL variables session and history) and records the labels of what
+	// the model saw; nil means none, and a policy whose rules read history
+	// does not compile.
+	Sessions SessionStore
 }
 
 // Enforcer holds what every guard shares: the verifier, the policy and the audit
@@ -102,6 +107,9 @@ func NewEnforcer(v Verifier, p *policy.Set, sink audit.Sink, opts Options) (*Enf
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if isNil(opts.Sessions) {
+		opts.Sessions = nil // a typed nil store is no store
+	}
 	if opts.MaxArgsBytes <= 0 {
 		opts.MaxArgsBytes = 1 << 20
 	}
@@ -122,6 +130,9 @@ func (e *Enforcer) register(t policy.Tool) (int, error) {
 	defer e.mu.Unlock()
 	cur := e.gen.Load()
 	prog, err := cur.set.Compile(t)
+	if err == nil {
+		err = e.checkReads(prog)
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -192,6 +203,9 @@ func (e *Enforcer) SetPolicy(ctx context.Context, set *policy.Set) error {
 	var errs []error
 	for i, t := range e.tools {
 		prog, err := set.Compile(t)
+		if err == nil {
+			err = e.checkReads(prog)
+		}
 		errs = append(errs, err)
 		next.progs[i] = prog
 	}

@@ -23,6 +23,10 @@ type Tool struct {
 	// Description tells a model what the tool does (MCP, OpenAI and Anthropic
 	// tool definitions carry it).
 	Description string
+	// OutputLabels are the labels the tool's output carries ("private",
+	// "untrusted", "customer_pii"), recorded in the call's session before the
+	// output reaches the model (see Options.Sessions).
+	OutputLabels []string
 	// Secrets names the secrets the tool needs. Policy sees the names
 	// (request.secrets); the values are fetched from Options.Secrets only after
 	// the call is allowed, reach the tool only through its ctx
@@ -55,7 +59,7 @@ func NewGuard[In, Out any](e *Enforcer, t Tool, fn Func[In, Out]) (*Guard[In, Ou
 	if fn == nil {
 		return nil, fmt.Errorf("tools: NewGuard(%q): nil function", t.Name)
 	}
-	t.Labels, t.Secrets = slices.Clone(t.Labels), slices.Clone(t.Secrets)
+	t.Labels, t.Secrets, t.OutputLabels = slices.Clone(t.Labels), slices.Clone(t.Secrets), slices.Clone(t.OutputLabels)
 	if len(t.Secrets) > 0 && binaryIn(reflect.TypeFor[Out](), map[reflect.Type]bool{}) {
 		return nil, fmt.Errorf("tools: NewGuard(%q): a tool with secrets cannot return binary data ([]byte): "+
 			"a secret inside its base64 form could not be scrubbed", t.Name)
@@ -140,8 +144,10 @@ func (g *Guard[In, Out]) call(ctx context.Context, in In, private bool, js *[]by
 		return zero, g.deny(ctx, &c, de)
 	}
 	pin := policy.Input{Identity: claims, Args: g.policyArgs(&in), Request: c.req}
-	base := prog.Decide(ctx, pin)
-	d, cands, why := g.elevate(ctx, prog, claims, &c, pin, base)
+	base, d, cands, why, sde := g.decideInSession(ctx, prog, claims, &c, pin)
+	if sde != nil {
+		return zero, g.deny(ctx, &c, sde)
+	}
 	c.decided(d)
 	switch {
 	case !d.Allowed:
