@@ -29,6 +29,13 @@ type ProtectOptions struct {
 	// OnSessionMismatch, if set, is told of every request refused because its
 	// session belongs to another identity (see [Sessions]).
 	OnSessionMismatch func(r *http.Request, sessionID, owner string)
+	// StepUp holds back the answer to each MCP tools/call request (a POST of
+	// one JSON-RPC request) until it is complete, so that a call a guard
+	// denies for want of scopes is answered 403 insufficient_scope (see
+	// [StepUp]). An answer that streams before it completes (progress, a
+	// request to the client) is let through as it streams, and then a step-up
+	// is only told in the tool result.
+	StepUp bool
 }
 
 // Protect returns next as an OAuth 2.0 protected resource that follows the MCP
@@ -67,8 +74,16 @@ func Protect(next http.Handler, v tools.Verifier, m Metadata, opts ProtectOption
 		opts.Scope = strings.Join(m.ScopesSupported, " ")
 	}
 	inner := next
+	if opts.StepUp {
+		inner = stepUp(inner, &opts.Options)
+	}
+	o := &opts.Options
+	withOpts := inner
+	inner = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		withOpts.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), optionsKey{}, o)))
+	})
 	if opts.SessionHeader != "" {
-		inner = NewSessions(opts.SessionHeader, opts.OnSessionMismatch).Middleware(next)
+		inner = NewSessions(opts.SessionHeader, opts.OnSessionMismatch).Middleware(inner)
 	}
 	guarded := Middleware(audience{v, canon}, opts.Options)(inner)
 	u, _ := url.Parse(metaURL)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/modelguard/modelguard/identity"
 	"github.com/modelguard/modelguard/tools"
+	"github.com/modelguard/modelguard/tools/httpguard"
 )
 
 // Handler returns a typed SDK tool handler that makes each call through g, with
@@ -26,6 +27,7 @@ func Handler[In, Out any](g *tools.Guard[In, Out]) sdk.ToolHandlerFor[In, Out] {
 	return func(ctx context.Context, req *sdk.CallToolRequest, in In) (*sdk.CallToolResult, Out, error) {
 		ctx = context.WithValue(requestContext(ctx, req), requestKey{}, req)
 		out, err := g.Call(ctx, in)
+		httpguard.StepUpFromContext(ctx).AddDenial(err)
 		if err != nil {
 			var zero Out
 			return nil, zero, errors.New(ErrorText(err))
@@ -131,7 +133,10 @@ func toolDef(h tools.Handler, d *sdk.Tool) (*sdk.Tool, error) {
 // rawHandler serves a registry tool: JSON in, JSON out, through the guard.
 func rawHandler(h tools.Handler) sdk.ToolHandler {
 	return func(ctx context.Context, req *sdk.CallToolRequest) (*sdk.CallToolResult, error) {
-		return callResult(h.CallJSON(requestContext(ctx, req), req.Params.Arguments)), nil
+		ctx = requestContext(ctx, req)
+		out, err := h.CallJSON(ctx, req.Params.Arguments)
+		httpguard.StepUpFromContext(ctx).AddDenial(err)
+		return callResult(out, err), nil
 	}
 }
 

@@ -3,6 +3,7 @@ package mcp
 import (
 	"net/http"
 
+	"github.com/modelcontextprotocol/go-sdk/auth"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/modelguard/modelguard/tools"
@@ -50,10 +51,14 @@ func NewHTTPHandler(s *sdk.Server, r *tools.Registry, v tools.Verifier, m httpgu
 		panic("mcp: NewHTTPHandler: nil server, registry or verifier")
 	}
 	streamable := sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return s }, opts.Streamable)
-	h, err := httpguard.Protect(streamable, v, m, httpguard.ProtectOptions{
+	// The SDK gets the verified identity as its TokenInfo, so it binds
+	// sessions to users too, and each request carries its own identity.
+	bridged := auth.RequireBearerToken(verified, nil)(streamable)
+	h, err := httpguard.Protect(bridged, v, m, httpguard.ProtectOptions{
 		Options:           httpguard.Options{Realm: opts.Realm, OnError: opts.OnError},
 		SessionHeader:     httpguard.SessionHeader,
 		OnSessionMismatch: httpguard.AuditSessions(r),
+		StepUp:            true,
 	})
 	if err != nil {
 		return nil, err

@@ -186,3 +186,62 @@ func TestHTTPHandlerSessionBinding(t *testing.T) {
 		}
 	}
 }
+
+// post sends one JSON-RPC message and returns the response and its body.
+func post(t *testing.T, url, token, sessionID, body string) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("Mcp-Protocol-Version", "2025-11-25")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if sessionID != "" {
+		req.Header.Set(httpguard.SessionHeader, sessionID)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	return res, string(b)
+}
+
+const initialize = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"agent","version":"1"}}}`
+
+func TestHTTPHandlerStepUp(t *testing.T) {
+	t.Parallel()
+	w := newWorldPolicy(t, testPolicy+stepUpRule)
+	resource, _, coder := protected(t, w)
+	aud := []string{w.kit.Audience(), resource}
+	scoped := w.kit.Mint(t, identity.Claims{Subject: "model:coder-7", Agent: "coding-assistant", Audience: aud, Scopes: []string{"tickets:read", "tickets:audit"}})
+	meta := strings.Replace(resource, "/mcp", "/.well-known/oauth-protected-resource/mcp", 1)
+	call := `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"tickets.get","arguments":{"id":"T-1"}}}`
+	for _, token := range []string{coder, scoped} {
+		res, _ := post(t, resource, token, "", initialize)
+		id := res.Header.Get(httpguard.SessionHeader)
+		post(t, resource, token, id, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+		res, body := post(t, resource, token, id, call)
+		if token == coder {
+			want := `Bearer error="insufficient_scope", scope="tickets:read tickets:audit", resource_metadata="` + meta + `"`
+			if res.StatusCode != http.StatusForbidden || res.Header.Get("WWW-Authenticate") != want || body != "Forbidden\n" {
+				t.Errorf("without the scopes: %d %q %q, want 403 %q", res.StatusCode, res.Header.Get("WWW-Authenticate"), body, want)
+			}
+			continue
+		}
+		if res.StatusCode != http.StatusOK || !strings.Contains(body, `printer on fire`) {
+			t.Errorf("with the scopes: %d %q", res.StatusCode, body)
+		}
+	}
+	var codes []string
+	for _, e := range w.log.Events() {
+		if e.Phase == audit.PhaseDecision {
+			codes = append(codes, e.Code)
+		}
+	}
+	if strings.Join(codes, ",") != tools.CodeInsufficientScope+"," {
+		t.Errorf("decisions: %q", codes)
+	}
+}

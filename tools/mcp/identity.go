@@ -3,6 +3,7 @@ package mcp
 import (
 	"context"
 	"net/http"
+	"strconv"
 
 	"github.com/modelcontextprotocol/go-sdk/auth"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
@@ -17,6 +18,7 @@ import (
 const (
 	extraToken  = "modelguard.token"
 	extraClaims = "modelguard.claims"
+	extraStepUp = "modelguard.stepup"
 )
 
 // VerifierOptions configure [TokenVerifier]. The zero value is valid.
@@ -44,13 +46,35 @@ func TokenVerifier(v tools.Verifier, opts VerifierOptions) auth.TokenVerifier {
 			}
 			return nil, auth.ErrInvalidToken
 		}
-		return &auth.TokenInfo{
-			Scopes:     c.Scopes,
-			Expiration: c.Expiry,
-			UserID:     c.Issuer + " " + c.Subject,
-			Extra:      map[string]any{extraToken: token, extraClaims: c},
-		}, nil
+		return tokenInfo(token, c), nil
 	}
+}
+
+// tokenInfo is what the SDK learns of a verified token: its scopes and expiry,
+// the issuer and subject as UserID (so the SDK binds each session to one
+// identity), and the raw token and claims for [Context].
+func tokenInfo(token string, c *identity.Claims) *auth.TokenInfo {
+	return &auth.TokenInfo{
+		Scopes:     c.Scopes,
+		Expiration: c.Expiry,
+		UserID:     strconv.Quote(c.Issuer) + " " + strconv.Quote(c.Subject),
+		Extra:      map[string]any{extraToken: token, extraClaims: c},
+	}
+}
+
+// verified is a TokenVerifier for requests httpguard already admitted: it
+// takes the claims from the request's context instead of verifying again,
+// and passes on the request's [httpguard.StepUp].
+func verified(_ context.Context, token string, r *http.Request) (*auth.TokenInfo, error) {
+	c, ok := identity.FromContext(r.Context())
+	if t, _ := identity.TokenFromContext(r.Context()); !ok || c == nil || t != token {
+		return nil, auth.ErrInvalidToken
+	}
+	ti := tokenInfo(token, c)
+	if s := httpguard.StepUpFromContext(r.Context()); s != nil {
+		ti.Extra[extraStepUp] = s
+	}
+	return ti, nil
 }
 
 // Context returns ctx prepared for a guarded call made for an MCP request: it
@@ -68,6 +92,10 @@ func Context(ctx context.Context, session *sdk.ServerSession, extra *sdk.Request
 	if extra != nil {
 		token, claims := requestIdentity(extra)
 		ctx = identity.NewContext(identity.WithToken(ctx, token), claims)
+		if extra.TokenInfo != nil {
+			s, _ := extra.TokenInfo.Extra[extraStepUp].(*httpguard.StepUp)
+			ctx = httpguard.WithStepUp(ctx, s)
+		}
 	}
 	call, _ := tools.CallFromContext(ctx)
 	if call.SessionID == "" && session != nil && session.ID() != "" {

@@ -56,6 +56,7 @@ func NewHTTPHandler(s *server.MCPServer, r *tools.Registry, v tools.Verifier, m 
 		Options:           httpguard.Options{Realm: opts.Realm, OnError: opts.OnError},
 		SessionHeader:     httpguard.SessionHeader,
 		OnSessionMismatch: httpguard.AuditSessions(r),
+		StepUp:            true,
 	})
 	if err != nil {
 		return nil, err

@@ -12,6 +12,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/modelguard/modelguard/tools"
+	"github.com/modelguard/modelguard/tools/httpguard"
 )
 
 // Handler returns an mcp-go tool handler that calls h with the request's JSON
@@ -22,7 +23,9 @@ func Handler(h tools.Handler) server.ToolHandlerFunc {
 		if err != nil {
 			return nil, err
 		}
-		return callResult(h.CallJSON(callContext(ctx), args)), nil
+		ctx = callContext(ctx)
+		out, err := h.CallJSON(ctx, args)
+		return stepUp(ctx, out, err), nil
 	}
 }
 
@@ -87,7 +90,9 @@ func Middleware(r *tools.Registry) server.ToolHandlerMiddleware {
 			if err != nil {
 				return nil, err
 			}
-			return callResult(r.Call(callContext(ctx), req.Params.Name, args)), nil
+			ctx = callContext(ctx)
+			out, err := r.Call(ctx, req.Params.Name, args)
+			return stepUp(ctx, out, err), nil
 		}
 	}
 }
@@ -139,6 +144,13 @@ func callContext(ctx context.Context) context.Context {
 		ctx = tools.WithCall(ctx, call)
 	}
 	return ctx
+}
+
+// stepUp notes a step-up denial for the HTTP answer (see httpguard.StepUp)
+// and returns the tool result.
+func stepUp(ctx context.Context, out json.RawMessage, err error) *mcp.CallToolResult {
+	httpguard.StepUpFromContext(ctx).AddDenial(err)
+	return callResult(out, err)
 }
 
 // callResult is the tool result of a JSON call: the output as text (and as

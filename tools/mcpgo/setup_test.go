@@ -59,10 +59,21 @@ type world struct {
 	support, coder string // tokens
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t *testing.T) *world { return newWorldPolicy(t, testPolicy) }
+
+// stepUpRule lets the coding assistant read tickets with two more scopes.
+const stepUpRule = `
+  - id: coder-tickets
+    effect: permit
+    tools: ["tickets.get"]
+    scopes: [tickets:read, tickets:audit]
+    when: identity.agent == "coding-assistant"
+`
+
+func newWorldPolicy(t *testing.T, src string) *world {
 	t.Helper()
 	k := identitytest.New(t, identitytest.Options{})
-	rules, err := policy.Parse("test.yaml", []byte(testPolicy))
+	rules, err := policy.Parse("test.yaml", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}
