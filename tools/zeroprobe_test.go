@@ -50,7 +50,8 @@ var probeFuncs = map[string]any{
 	"policy.ParseRate": policy.ParseRate, "policy.ValidPattern": policy.ValidPattern, "policy.ValidScope": policy.ValidScope, "policy.Watch": policy.Watch,
 
 	"access.Claims": access.Claims, "access.NewUsage": access.NewUsage, "access.ParseClaims": access.ParseClaims,
-	"access.ReadUsage": access.ReadUsage, "access.Tools": access.Tools, "access.Unused": access.Unused,
+	"access.Input": access.Input, "access.ReadUsage": access.ReadUsage, "access.Suggest": access.Suggest,
+	"access.Tools": access.Tools, "access.Unused": access.Unused,
 	"access.WhatCan": access.WhatCan, "access.WhoCan": access.WhoCan,
 
 	"tools.ApproveRequest": tools.ApproveRequest, "tools.CallFromContext": tools.CallFromContext,
@@ -84,6 +85,8 @@ var probeTypes = []any{
 	(*access.Access)(nil), (*access.Count)(nil), (*access.Entitlements)(nil), (*access.Findings)(nil),
 	(*access.Identity)(nil), (*access.InventoryOptions)(nil), (*access.Key)(nil), (*access.Path)(nil),
 	(*access.Tool)(nil), (*access.UnusedOptions)(nil), (*access.Usage)(nil), (*access.WideArg)(nil),
+	(*access.Change)(nil), (*access.FileDiff)(nil), (*access.Flip)(nil), (*access.Replay)(nil),
+	(*access.Suggestion)(nil), (*access.SuggestOptions)(nil),
 
 	(*policy.Budget)(nil), (*policy.Case)(nil), (*policy.CaseRequest)(nil), (*policy.CaseResult)(nil),
 	(*policy.Decision)(nil), (*policy.Effect)(nil), (*policy.Error)(nil), (*policy.Clause)(nil), (*policy.Expect)(nil),

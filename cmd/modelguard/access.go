@@ -25,6 +25,7 @@ func accessCommands() []command {
 		{name: "what-can", summary: "what an identity (claims or a token) may call, from the policy alone", run: runAccessWhatCan},
 		{name: "inventory", summary: "every model identity an audit log saw, and what it called", run: runAccessInventory},
 		{name: "unused", summary: "entitlements the policy grants that the audit log shows unused", run: runAccessUnused},
+		{name: "suggest", summary: "draft a narrower policy from observed use, proven by replaying the log", run: runAccessSuggest},
 	}
 }
 

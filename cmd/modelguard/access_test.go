@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,7 +19,7 @@ func fixture(name string) (log, pol string) {
 
 func TestAccessHelp(t *testing.T) {
 	t.Parallel()
-	for _, sub := range []string{"who-can", "what-can", "inventory", "unused"} {
+	for _, sub := range []string{"who-can", "what-can", "inventory", "unused", "suggest"} {
 		code, out, _ := runCLI(t, "access", sub, "-h")
 		if code != exitOK || !strings.Contains(out, "usage: modelguard access "+sub) || !strings.Contains(out, "-json") {
 			t.Errorf("%s -h: %d %q", sub, code, out)
@@ -127,5 +128,52 @@ rules:
 	code, out, _ = runCLI(t, "access", "unused", "-audit", log, pol)
 	if code != exitOK || !strings.Contains(out, "forbid rules that never fired: never") {
 		t.Errorf("table: %s", out)
+	}
+}
+
+func TestAccessSuggest(t *testing.T) {
+	t.Parallel()
+	log, _ := fixture("support")
+	dir := t.TempDir()
+	const wide = `rules:
+  # Everything about tickets.
+  - id: support-tickets
+    effect: permit
+    tools: ["tickets.*"]
+    when: identity.agent == "support-bot"
+  - id: no-attachment-export
+    effect: forbid
+    tools: ["attachments.export"]
+`
+	pol := writeFile(t, dir, "wide.yaml", wide)
+	code, out, errOut := runCLI(t, "access", "suggest", "-audit", log, "-tool", "tickets.update", "-tool", "tickets.delete", pol)
+	if code != exitOK {
+		t.Fatalf("%d %s", code, errOut)
+	}
+	for _, want := range []string{
+		`-    tools: ["tickets.*"]`, `+    tools: ["tickets.get", "tickets.search"]`,
+		"replay: 2 allowed calls: 2 still allowed, 0 would be denied",
+		"entitlements: 4 -> 2 (identity, tool) pairs: 2 possible calls removed",
+		"globs replaced by names (they covered more tools than can be counted): tickets.*",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in\n%s", want, out)
+		}
+	}
+	if b, _ := os.ReadFile(pol); string(b) != wide {
+		t.Fatal("suggest wrote the file without -write")
+	}
+	if code, _, errOut := runCLI(t, "access", "suggest", "-audit", log, "-write", pol); code != exitOK || !strings.Contains(errOut, "wrote "+pol) {
+		t.Fatalf("-write: %d %s", code, errOut)
+	}
+	b, _ := os.ReadFile(pol)
+	if !strings.Contains(string(b), `tools: ["tickets.get", "tickets.search"]`) || !strings.Contains(string(b), "# Everything about tickets.") {
+		t.Errorf("written:\n%s", b)
+	}
+	// Run again on the narrowed file: nothing left to narrow.
+	code, out, _ = runCLI(t, "access", "suggest", "-audit", log, "-json", pol)
+	var s access.Suggestion
+	if code != exitOK || json.Unmarshal([]byte(out), &s) != nil || len(s.Changes) != 0 || !s.Safe() {
+		t.Errorf("second run: %d %s", code, out)
 	}
 }

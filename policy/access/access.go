@@ -78,12 +78,41 @@ func WhoCan(ctx context.Context, set *policy.Set, tool policy.Tool) (Access, err
 // grant. A tool no permit can reach, or that a forbid denies whatever the
 // arguments, is left out. Use [Tools] for the tools the policy names.
 func WhatCan(ctx context.Context, set *policy.Set, id *identity.Claims, tools []policy.Tool) ([]Access, error) {
+	return newPrograms(set).whatCan(ctx, id, tools)
+}
+
+// programs compiles a set once per tool, for analyses that ask many questions.
+type programs struct {
+	set   *policy.Set
+	progs map[string]*policy.Program
+}
+
+func newPrograms(set *policy.Set) *programs {
+	return &programs{set: set, progs: map[string]*policy.Program{}}
+}
+
+func (ps *programs) get(tool policy.Tool) (*policy.Program, error) {
+	if err := ps.set.Ready(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInput, err)
+	}
+	if p := ps.progs[tool.Name]; p != nil {
+		return p, nil
+	}
+	p, err := ps.set.Compile(tool)
+	if err != nil {
+		return nil, err
+	}
+	ps.progs[tool.Name] = p
+	return p, nil
+}
+
+func (ps *programs) whatCan(ctx context.Context, id *identity.Claims, tools []policy.Tool) ([]Access, error) {
 	if id == nil {
 		return nil, fmt.Errorf("%w: WhatCan needs claims", ErrInput)
 	}
 	var out []Access
 	for _, t := range tools {
-		a, err := reach(ctx, set, t, id)
+		a, err := ps.reach(ctx, t, id)
 		if err != nil {
 			return nil, err
 		}
@@ -95,10 +124,11 @@ func WhatCan(ctx context.Context, set *policy.Set, id *identity.Claims, tools []
 }
 
 func reach(ctx context.Context, set *policy.Set, tool policy.Tool, id *identity.Claims) (Access, error) {
-	if err := set.Ready(); err != nil {
-		return Access{}, fmt.Errorf("%w: %w", ErrInput, err)
-	}
-	prog, err := set.Compile(tool)
+	return newPrograms(set).reach(ctx, tool, id)
+}
+
+func (ps *programs) reach(ctx context.Context, tool policy.Tool, id *identity.Claims) (Access, error) {
+	prog, err := ps.get(tool)
 	if err != nil {
 		return Access{}, err
 	}

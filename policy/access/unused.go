@@ -69,8 +69,9 @@ func Unused(ctx context.Context, set *policy.Set, u *Usage, tools []policy.Tool,
 	}
 	tools = withTools(tools, u.ToolNames())
 	f := Findings{Identities: []Entitlements{}, PermitsNeverMatched: []string{}, ForbidsNeverFired: []string{}, WideArgs: []WideArg{}}
+	ps := newPrograms(set)
 	for _, iu := range u.sortedIDs() {
-		e, err := entitlements(ctx, set, iu, tools)
+		e, err := entitlements(ctx, ps, iu, tools)
 		if err != nil {
 			return Findings{}, err
 		}
@@ -90,13 +91,13 @@ func Unused(ctx context.Context, set *policy.Set, u *Usage, tools []policy.Tool,
 	return f, err
 }
 
-func entitlements(ctx context.Context, set *policy.Set, iu *identityUse, tools []policy.Tool) (Entitlements, error) {
+func entitlements(ctx context.Context, ps *programs, iu *identityUse, tools []policy.Tool) (Entitlements, error) {
 	e := Entitlements{Identity: iu.key, Used: []string{}, Unused: []string{}}
 	claims, err := Claims(iu.latest)
 	if err != nil {
 		return e, err
 	}
-	may, err := WhatCan(ctx, set, claims, tools)
+	may, err := ps.whatCan(ctx, claims, tools)
 	if err != nil {
 		return e, err
 	}

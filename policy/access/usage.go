@@ -121,7 +121,7 @@ func (u *Usage) Add(e *audit.Event) {
 	if u == nil || u.ids == nil || e == nil {
 		return
 	}
-	if (!u.Since.IsZero() && e.Time.Before(u.Since)) || (!u.Until.IsZero() && !e.Time.Before(u.Until)) {
+	if !u.within(e) {
 		return
 	}
 	u.events++
@@ -180,6 +180,11 @@ func (u *Usage) Add(e *audit.Event) {
 	if allowed && len(e.Args) > 0 {
 		u.noteArgs(e.Tool, e.Args)
 	}
+}
+
+// within reports whether e falls in the window.
+func (u *Usage) within(e *audit.Event) bool {
+	return (u.Since.IsZero() || !e.Time.Before(u.Since)) && (u.Until.IsZero() || e.Time.Before(u.Until))
 }
 
 func counter(m map[string]*Count, k string) *Count {
