@@ -33,11 +33,12 @@
 //
 // A rate limit costs one statement per call (GCRA in an upsert: two instances
 // never both take the last token); a budget one round trip that locks the
-// account, sums its window and inserts the charge in one transaction, before
+// account, drops what left its window, checks its running total and inserts
+// the charge in one transaction, before
 // the tool runs, and is refunded (the charge deleted) when the call does not
 // go ahead. Rows are keyed by rule, tool and principal, so reloads and
 // restarts find them as they were. If the database cannot answer within
 // LimitOptions.Timeout, the call is denied with tools.CodeLimitsUnavailable.
-// [Limits.Sweep] deletes refilled buckets and charges out of their window, so
-// the tables hold at most the charges of one window.
+// [Limits.Sweep] deletes refilled buckets, charges out of their window and
+// empty accounts, so the tables hold at most the charges of one window.
 package fleetpg

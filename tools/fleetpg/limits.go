@@ -38,9 +38,11 @@ type LimitOptions struct {
 // A rate limit is a GCRA bucket (the token bucket of the in-memory limiter,
 // stored as its theoretical arrival time), taken in one upsert per call, so
 // that two instances can never both take the last token. A budget account is
-// its charges within the window; a charge locks the account (an advisory
-// transaction lock on its key), sums the window and inserts the charge in one
-// round trip and one transaction. Rows are keyed by rule, tool and principal
+// its charges within the window and their running total; a charge locks the
+// account (an advisory transaction lock on its key), drops what left the
+// window, checks the total and inserts the charge, in one round trip and one
+// transaction whose cost does not grow with the charges in the window (a
+// denial's retry time reads them). Rows are keyed by rule, tool and principal
 // ([tools.LimitKey]), never by settings: a reload reshapes a bucket and
 // re-windows an account as the in-memory store does, and a restart finds them
 // as they were. Times are the guard's clock in nanoseconds: keep the fleet's
@@ -54,8 +56,9 @@ type Limits struct {
 	now     func() time.Time
 	lockNS  string // makes advisory lock keys unique to these tables
 
-	takeSQL, untakeSQL, chargeSQL, refundSQL string
-	sweepSQL                                 [2]string
+	takeSQL, untakeSQL, chargeSQL, refundSQL   string
+	sweepBucketsSQL, sweepKeysSQL, sweepKeySQL string
+	dropAccountSQL                             string
 }
 
 var _ tools.LimitStore = (*Limits)(nil)
@@ -80,7 +83,8 @@ func NewLimits(ctx context.Context, db *pgxpool.Pool, opts LimitOptions) (*Limit
 		l.now = time.Now
 	}
 	b, c := pgx.Identifier{prefix + "buckets"}.Sanitize(), pgx.Identifier{prefix + "charges"}.Sanitize()
-	l.sql(b, c)
+	a := pgx.Identifier{prefix + "accounts"}.Sanitize()
+	l.sql(b, c, a)
 	// One simple-protocol query is one implicit transaction: the advisory lock
 	// serializes instances creating the tables at once (concurrent CREATE … IF
 	// NOT EXISTS races).
@@ -106,15 +110,23 @@ CREATE TABLE IF NOT EXISTS %[3]s (
 	expires   bigint NOT NULL
 );
 CREATE INDEX IF NOT EXISTS %[5]s ON %[3]s (rule, tool, principal, at);
-CREATE INDEX IF NOT EXISTS %[6]s ON %[3]s (expires);`,
+CREATE INDEX IF NOT EXISTS %[6]s ON %[3]s (expires);
+CREATE TABLE IF NOT EXISTS %[7]s (
+	rule      bytea NOT NULL,
+	tool      bytea NOT NULL,
+	principal bytea NOT NULL,
+	total     double precision NOT NULL,
+	win       bigint NOT NULL,
+	PRIMARY KEY (rule, tool, principal)
+);`,
 		l.lockKey("init"), b, c, pgx.Identifier{prefix + "buckets_tat"}.Sanitize(),
-		pgx.Identifier{prefix + "charges_key"}.Sanitize(), pgx.Identifier{prefix + "charges_expires"}.Sanitize())); err != nil {
+		pgx.Identifier{prefix + "charges_key"}.Sanitize(), pgx.Identifier{prefix + "charges_expires"}.Sanitize(), a)); err != nil {
 		return nil, fmt.Errorf("fleetpg: create limit tables: %w", err)
 	}
 	return l, nil
 }
 
-func (l *Limits) sql(b, c string) {
+func (l *Limits) sql(b, c, a string) {
 	// GCRA (ITU-T I.371 §4.4.2, the virtual scheduling algorithm): with
 	// emission interval T = 1/rate and capacity tau = burst·T, a call at now is
 	// allowed iff max(tat, now) + T − now ≤ tau, and then tat = max(tat, now) + T.
@@ -130,29 +142,45 @@ ON CONFLICT (rule, tool, principal) DO UPDATE SET (tat, iv, burst, ok) = (
 			b.burst - greatest(b.tat - $4::bigint, 0)::numeric / b.iv), 0) * $5::bigint)::bigint END AS base) x)
 RETURNING ok, tat`, b)
 	l.untakeSQL = fmt.Sprintf(`UPDATE %s SET tat = tat - iv WHERE rule = $1 AND tool = $2 AND principal = $3`, b)
-	// The account's advisory lock is taken by the statement before this one in
-	// the same implicit transaction, so this statement's snapshot holds every
-	// charge committed before it. The window is the one in force now: a reload
-	// re-windows the charges already made, and their expiry for the sweep
-	// ($4 now, $5 window, $6 amount, $7 max).
-	l.chargeSQL = fmt.Sprintf(`WITH s AS (
-	SELECT coalesce(sum(amount), 0) AS total FROM %[1]s
-	WHERE rule = $1 AND tool = $2 AND principal = $3 AND at > $4::bigint - $5::bigint),
-gone AS (DELETE FROM %[1]s WHERE rule = $1 AND tool = $2 AND principal = $3 AND at <= $4::bigint - $5::bigint),
+	// A budget account is its charges and their running total, which only
+	// ever change under the account's advisory lock: the statement before each
+	// of these takes it in the same implicit transaction, so their snapshot
+	// holds everything committed before. A charge deletes the charges that left
+	// the window (subtracting them), inserts itself if the total stays within
+	// max, and writes the total back: O(charges expired), not O(window). The
+	// window is the one in force now: a reload re-windows the charges already
+	// made, and their expiry for the sweep ($4 now, $5 window, $6 amount, $7 max).
+	key := `rule = $1 AND tool = $2 AND principal = $3`
+	l.chargeSQL = fmt.Sprintf(`WITH a AS (SELECT coalesce((SELECT total FROM %[2]s WHERE %[3]s), 0) AS total,
+		coalesce((SELECT win FROM %[2]s WHERE %[3]s), $5::bigint) AS win),
 upd AS (UPDATE %[1]s SET expires = at + $5::bigint
-	WHERE rule = $1 AND tool = $2 AND principal = $3 AND at > $4::bigint - $5::bigint AND expires <> at + $5::bigint),
+	WHERE %[3]s AND at > $4::bigint - $5::bigint AND (SELECT win FROM a) <> $5::bigint),
+gone AS (DELETE FROM %[1]s WHERE %[3]s AND at <= $4::bigint - $5::bigint RETURNING amount),
+t AS (SELECT a.total - coalesce((SELECT sum(amount) FROM gone), 0) AS total FROM a),
 ins AS (INSERT INTO %[1]s (rule, tool, principal, at, amount, expires)
-	SELECT $1, $2, $3, $4::bigint, $6::float8, $4::bigint + $5::bigint FROM s WHERE s.total + $6::float8 <= $7::float8
-	RETURNING id),
+	SELECT $1, $2, $3, $4::bigint, $6::float8, $4::bigint + $5::bigint FROM t WHERE t.total + $6::float8 <= $7::float8
+	RETURNING id, amount),
+acc AS (INSERT INTO %[2]s (rule, tool, principal, total, win)
+	SELECT $1, $2, $3, t.total + coalesce((SELECT amount FROM ins), 0), $5::bigint FROM t
+	ON CONFLICT (rule, tool, principal) DO UPDATE SET total = EXCLUDED.total, win = EXCLUDED.win),
 r AS (SELECT c.at FROM (SELECT at, id, sum(amount) OVER (ORDER BY at, id) AS cum FROM %[1]s
-		WHERE rule = $1 AND tool = $2 AND principal = $3 AND at > $4::bigint - $5::bigint) c, s
-	WHERE NOT EXISTS (SELECT 1 FROM ins) AND s.total - c.cum + $6::float8 <= $7::float8
+		WHERE %[3]s AND at > $4::bigint - $5::bigint) c, t
+	WHERE NOT EXISTS (SELECT 1 FROM ins) AND t.total - c.cum + $6::float8 <= $7::float8
 	ORDER BY c.at, c.id LIMIT 1)
-SELECT (SELECT id FROM ins), (SELECT at FROM r)`, c)
-	l.refundSQL = fmt.Sprintf(`DELETE FROM %s WHERE id = $1`, c)
+SELECT (SELECT id FROM ins), (SELECT at FROM r)`, c, a, key)
+	l.refundSQL = fmt.Sprintf(`WITH d AS (DELETE FROM %[1]s WHERE id = $4 AND %[3]s RETURNING amount)
+UPDATE %[2]s SET total = total - coalesce((SELECT sum(amount) FROM d), 0) WHERE %[3]s`, c, a, key)
 	// A bucket whose tat has passed is full: a new row would start the same.
-	// A charge past its expiry has left the window it was made in.
-	l.sweepSQL = [2]string{`DELETE FROM ` + b + ` WHERE tat <= $1`, `DELETE FROM ` + c + ` WHERE expires <= $1`}
+	// A charge past its expiry has left the window it was made in; an account
+	// without charges is as a new one.
+	l.sweepBucketsSQL = `DELETE FROM ` + b + ` WHERE tat <= $1`
+	l.sweepKeysSQL = fmt.Sprintf(`(SELECT DISTINCT rule, tool, principal FROM %[1]s WHERE expires <= $1 LIMIT $2)
+UNION (SELECT rule, tool, principal FROM %[2]s x WHERE NOT EXISTS
+	(SELECT 1 FROM %[1]s c WHERE c.rule = x.rule AND c.tool = x.tool AND c.principal = x.principal) LIMIT $2)`, c, a)
+	l.sweepKeySQL = fmt.Sprintf(`WITH d AS (DELETE FROM %[1]s WHERE %[3]s AND expires <= $4 RETURNING amount)
+UPDATE %[2]s SET total = total - coalesce((SELECT sum(amount) FROM d), 0) WHERE %[3]s`, c, a, key)
+	l.dropAccountSQL = fmt.Sprintf(`DELETE FROM %[2]s x WHERE %[3]s AND $4::bigint > 0
+	AND NOT EXISTS (SELECT 1 FROM %[1]s c WHERE c.rule = $1 AND c.tool = $2 AND c.principal = $3)`, c, a, key)
 }
 
 // lockKey is the advisory lock key of name within these tables: a collision
@@ -228,35 +256,75 @@ func (l *Limits) Charge(ctx context.Context, k tools.LimitKey, b policy.Budget, 
 	}
 	switch {
 	case id != nil:
-		return func() { l.refund(*id) }, 0, nil
+		return func() { l.refund(k, *id) }, 0, nil
 	case at != nil:
 		return nil, time.Duration(*at + int64(b.Window) - t), nil
 	}
 	return nil, 0, nil
 }
 
-// refund deletes a charge; a failure leaves it charged (the safe side).
-func (l *Limits) refund(id int64) {
+// locked runs the statements qs, each with k's columns as $1–$3 and arg (if
+// not nil) as $4, under the advisory lock of k's account, in one round trip
+// and one transaction.
+func (l *Limits) locked(ctx context.Context, k tools.LimitKey, arg any, qs ...string) error {
+	batch := &pgx.Batch{}
+	batch.Queue(`SELECT pg_advisory_xact_lock($1)`, l.lockKey(accountLock(k)))
+	args := []any{[]byte(k.Rule), []byte(k.Tool), []byte(k.Principal)}
+	if arg != nil {
+		args = append(args, arg)
+	}
+	for _, q := range qs {
+		batch.Queue(q, args...)
+	}
+	return l.db.SendBatch(ctx, batch).Close()
+}
+
+// refund deletes a charge and takes it off its account's total; a failure
+// leaves it charged (the safe side).
+func (l *Limits) refund(k tools.LimitKey, id int64) {
 	ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
 	defer cancel()
-	_, _ = l.db.Exec(ctx, l.refundSQL, id)
+	_ = l.locked(ctx, k, id, l.refundSQL)
 }
 
 // Sweep deletes the rows that no longer limit anyone: buckets that have
-// refilled and charges that have left their window. It keeps the tables'
-// size bounded by the calls of one window, however many principals call.
+// refilled, charges that have left their window, and accounts without
+// charges. It keeps the tables' size bounded by the calls of one window,
+// however many principals call. Each account is swept under its lock, in
+// batches of 1000 accounts.
 func (l *Limits) Sweep(ctx context.Context) error {
 	if l == nil || l.db == nil {
 		return errors.New("fleetpg: Limits not built by NewLimits")
 	}
 	now := l.now().UnixNano()
-	for _, q := range l.sweepSQL {
-		if _, err := l.db.Exec(ctx, q, now); err != nil {
+	if _, err := l.db.Exec(ctx, l.sweepBucketsSQL, now); err != nil {
+		return fmt.Errorf("fleetpg: sweep: %w", err)
+	}
+	for {
+		rows, err := l.db.Query(ctx, l.sweepKeysSQL, now, sweepBatch)
+		if err != nil {
 			return fmt.Errorf("fleetpg: sweep: %w", err)
 		}
+		keys, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (tools.LimitKey, error) {
+			var rule, tool, principal []byte
+			err := r.Scan(&rule, &tool, &principal)
+			return tools.LimitKey{Rule: string(rule), Tool: string(tool), Principal: string(principal)}, err
+		})
+		if err != nil {
+			return fmt.Errorf("fleetpg: sweep: %w", err)
+		}
+		for _, k := range keys {
+			if err := l.locked(ctx, k, now, l.sweepKeySQL, l.dropAccountSQL); err != nil {
+				return fmt.Errorf("fleetpg: sweep: %w", err)
+			}
+		}
+		if len(keys) < sweepBatch {
+			return nil
+		}
 	}
-	return nil
 }
+
+const sweepBatch = 1000
 
 // Run sweeps every LimitOptions.Sweep until ctx is done; run it in its own
 // goroutine (one per instance is fine: sweeps are idempotent).

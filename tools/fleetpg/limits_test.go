@@ -326,14 +326,14 @@ func TestLimitsSweepBounded(t *testing.T) {
 	}
 	live := tools.LimitKey{Rule: "r", Tool: "t", Principal: "live"}
 	count := func() (n int) {
-		q := fmt.Sprintf(`SELECT (SELECT count(*) FROM %[1]sbuckets) + (SELECT count(*) FROM %[1]scharges)`, pre)
+		q := fmt.Sprintf(`SELECT (SELECT count(*) FROM %[1]sbuckets) + (SELECT count(*) FROM %[1]scharges) + (SELECT count(*) FROM %[1]saccounts)`, pre)
 		if err := p.QueryRow(ctx, q).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		return n
 	}
-	if n := count(); n != 400 {
-		t.Fatalf("%d rows, want 400", n)
+	if n := count(); n != 600 {
+		t.Fatalf("%d rows, want 600", n)
 	}
 	mu.Lock()
 	now = now.Add(2 * time.Second)
@@ -343,13 +343,61 @@ func TestLimitsSweepBounded(t *testing.T) {
 	if err := l.Sweep(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if n := count(); n != 2 {
-		t.Fatalf("%d rows after the sweep, want the 2 live ones", n)
+	if n := count(); n != 3 {
+		t.Fatalf("%d rows after the sweep, want the 3 live ones (bucket, charge, account)", n)
 	}
 	if u, _, _ := l.Charge(ctx, live, b, 1, now); u != nil {
 		t.Fatal("the sweep dropped a charge still in its window")
 	}
 	if u, _, _ := l.Take(ctx, live, policy.Limit{Rate: 1.0 / 3600, Burst: 1}, now); u != nil {
 		t.Fatal("the sweep dropped a refilling bucket")
+	}
+}
+
+// Invariant: an account's running total is the sum of its charges, whatever
+// interleaving of charges, refunds and sweeps two instances make of it; and
+// it equals what the callers kept.
+func TestLimitsTotalUnderRefunds(t *testing.T) {
+	t.Parallel()
+	pre := prefix()
+	p := pool(t)
+	insts := []*fleetpg.Limits{limits(t, p, pre, nil), limits(t, pool(t), pre, nil)}
+	ctx := context.Background()
+	b := policy.Budget{Max: 1e9, Window: time.Hour}
+	acct := tools.LimitKey{Rule: "r", Principal: "tenant:iss\x00acme"}
+	var kept atomic.Int64
+	var wg sync.WaitGroup
+	for g := range 16 {
+		wg.Go(func() {
+			l := insts[g%2]
+			rng := rand.New(rand.NewPCG(uint64(g), 2))
+			for range 25 {
+				amt := 1 + rng.Int64N(100)
+				undo, _, err := l.Charge(ctx, acct, b, float64(amt), time.Now())
+				if err != nil || undo == nil {
+					t.Error("charge", err)
+					return
+				}
+				if rng.IntN(2) == 0 {
+					undo()
+				} else {
+					kept.Add(amt)
+				}
+				if rng.IntN(10) == 0 {
+					if err := l.Sweep(ctx); err != nil {
+						t.Error(err)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	var total, sum float64
+	q := fmt.Sprintf(`SELECT (SELECT total FROM %[1]saccounts), (SELECT sum(amount) FROM %[1]scharges)`, pre)
+	if err := p.QueryRow(ctx, q).Scan(&total, &sum); err != nil {
+		t.Fatal(err)
+	}
+	if total != sum || int64(sum) != kept.Load() {
+		t.Fatalf("running total %v, charges sum to %v, callers kept %d", total, sum, kept.Load())
 	}
 }
