@@ -1,7 +1,6 @@
 package console_test
 
 import (
-	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -52,7 +51,7 @@ func FuzzForms(f *testing.F) {
 		c, _ := fx.do(t, "POST", "/approvals/"+id+"/deny", alice, url.Values{"csrf": {csrf}, "reason": {reason}})
 		r, _ = fx.queue.Get(t.Context(), id)
 		if want := map[int]string{303: tools.StatusDenied, 400: tools.StatusPending}[c]; want == "" || r.Status != want {
-			t.Fatal(fmt.Sprintf("deny %q: %d, request %s", reason, c, r.Status))
+			t.Fatalf("deny %q: %d, request %s", reason, c, r.Status)
 		}
 		if r.Status == tools.StatusPending {
 			fx.queue.Deny(t.Context(), id, "fuzz", "clean up") // keep the identity under its pending cap
