@@ -48,7 +48,8 @@
 // A permit rule may oblige the guard to more than letting the call through: a
 // human approval grant (require), a rate limit (limit), a running budget over a
 // window (budget, whose amount the decision evaluates) and output redaction
-// (redact). A decision's [Obligations] are the union of those of every permit
+// (redact), and labels its output carries into the session (add_labels, plain
+// text or CEL such as "'invoice:' + args.invoice_id"). A decision's [Obligations] are the union of those of every permit
 // that matched. Forbid rules carry none.
 //
 // # Shadow mode
@@ -71,6 +72,14 @@
 //   - grant: the human approval grant the call carries, if any: grant.present,
 //     grant.approver, grant.tools, grant.exp, grant.claims. Rules that test
 //     grant.present grant temporary elevation.
+//   - session and history: what came before the call, in its session and for
+//     its principal (agent, or subject) across sessions, both of type
+//     modelguard.History: .id, .labels, .calls, .age, and .count(glob),
+//     .seen(label), .approved(glob), each with an optional window
+//     (session.count("payments.initiate") < 3, history.seen("customer_pii",
+//     duration("24h"))). See [History]. [Program.Reads] says, from compile time,
+//     which of the two a tool's rules read; a rule that reads one the input
+//     does not carry fails, and so denies.
 //
 // # Semantics
 //

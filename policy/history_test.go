@@ -3,6 +3,7 @@ package policy_test
 import (
 	"context"
 	"errors"
+	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -234,5 +235,48 @@ func TestHistoryReplay(t *testing.T) {
 	in.Session = policy.ReplayHistory(h.ID, h.Labels, h.Calls, h.Age, nil)
 	if d := prog.Decide(context.Background(), in); d.Allowed || !strings.Contains(d.Reasons[0], "not recorded") {
 		t.Fatalf("replay without facts: %+v", d)
+	}
+}
+
+func TestSessionCasesYAML(t *testing.T) {
+	t.Parallel()
+	set, err := policy.Load(policy.Options{}, "testdata/session/policy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile("testdata/session/policy_test.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases, err := policy.ParseCases("policy_test.yaml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := set.Test(context.Background(), cases, []policy.Tool{
+		{Name: "payments.initiate", Input: reflect.TypeFor[invoiceArgs]()},
+		{Name: "invoices.summarize", Input: reflect.TypeFor[invoiceArgs]()},
+		{Name: "web.upload", Labels: []string{"egress"}},
+	})
+	for _, r := range rep.Failed() {
+		t.Errorf("%s: %v", r.Case.Name, r.Failures)
+	}
+	if un := rep.Uncovered(); len(un) > 0 {
+		t.Errorf("uncovered: %v", un)
+	}
+	// An expectation the history makes false is caught.
+	bad, _ := policy.ParseCases("bad.yaml", []byte(`
+cases:
+  - name: wrongly expects allow
+    tool: http.post
+    identity: {sub: m}
+    session: {labels: [private, untrusted]}
+    expect: {allow: true}
+  - name: bad ago
+    tool: http.post
+    identity: {sub: m}
+    session: {events: [{tool: x, ago: yesterday}]}
+`))
+	if rep := set.Test(context.Background(), bad, nil); len(rep.Failed()) != 2 {
+		t.Fatalf("failed = %+v", rep.Failed())
 	}
 }

@@ -34,7 +34,11 @@ type Case struct {
 	Identity map[string]any `json:"identity"`
 	Args     any            `json:"args,omitempty"`
 	Request  CaseRequest    `json:"request"`
-	Expect   *Expect        `json:"expect,omitempty"`
+	// Session and History are the session's and the principal's history
+	// (see [CaseHistory]); unset means empty.
+	Session *CaseHistory `json:"session,omitempty"`
+	History *CaseHistory `json:"history,omitempty"`
+	Expect  *Expect      `json:"expect,omitempty"`
 	Pos      Position       `json:"-"`
 }
 
@@ -56,6 +60,7 @@ type Expect struct {
 	Redact    []string `json:"redact"`
 	Limits    []string `json:"limits"`  // ids of the rules whose limits apply
 	Budgets   []string `json:"budgets"` // ids of the rules whose budgets apply
+	Labels    []string `json:"labels"`  // the labels the output would carry (add_labels)
 	WouldFlip *bool    `json:"would_flip"`
 }
 
@@ -124,6 +129,12 @@ func (c *Case) Input(tools []Tool) (Tool, Input, error) {
 	}
 	in := Input{Identity: claims, Args: c.Args, Request: Request{Time: c.Request.Time, SessionID: c.Request.Session,
 		PromptID: c.Request.Prompt, TraceID: c.Request.Trace, CallID: c.Request.Call}}
+	if in.Session, err = c.Session.history(c.Request.Time); err != nil {
+		return t, in, fmt.Errorf("session %w", err)
+	}
+	if in.Principal, err = c.History.history(c.Request.Time); err != nil {
+		return t, in, fmt.Errorf("principal %w", err)
+	}
 	if t.Input != nil {
 		b, _ := json.Marshal(c.Args)
 		v := reflect.New(t.Input)
@@ -267,6 +278,9 @@ func (e *Expect) check(d Decision) []string {
 	}
 	if e.Budgets != nil && !sameSet(ruleIDs(o.Budgets, func(b RuleBudget) string { return b.Rule }), e.Budgets) {
 		fail("budgets", o.Budgets, e.Budgets)
+	}
+	if e.Labels != nil && !sameSet(o.Labels, e.Labels) {
+		fail("labels", o.Labels, e.Labels)
 	}
 	if e.WouldFlip != nil && d.WouldFlip() != *e.WouldFlip {
 		fail("would_flip", d.WouldFlip(), *e.WouldFlip)

@@ -140,6 +140,42 @@
 //     on a tool returning a JSON array is withheld, not passed through: write
 //     the path against the shape the output has.
 //
+// # Session-aware policy
+//
+// With a [SessionStore] in Options.Sessions ([*MemorySessions], or
+// PostgreSQL in tools/sessionpg), rules may read the call's session and its
+// principal's history (the CEL variables session and history). The guard
+// keeps them:
+//
+//   - Labels. A tool declares the labels of its output (Tool.OutputLabels),
+//     permits add more (add_labels), and the application labels content that
+//     enters the model's context outside tools with [Enforcer.Label]. A call
+//     that is allowed and about to run is recorded, with its labels, before
+//     the tool runs, so no output is handed over before its labels count. A
+//     call refused after policy (rate limit, budget, secret, spent grant,
+//     audit failure) may still be recorded: history errs on the side of
+//     having seen more.
+//   - Concurrency. A call whose rules read history loads it (one store read),
+//     decides, and records itself only if the session and principal did not
+//     change meanwhile (compare-and-append); if they did, it decides again on
+//     the new history, up to 8 times, then is denied with
+//     [CodeSessionConflict]. Two concurrent calls can therefore never both
+//     pass on the same stale count or label set.
+//   - Loss and failure. A history the store dropped (evicted, over its
+//     bounds) is denied by every rule that reads it ([CodeHistoryLost],
+//     [ErrHistoryLost]): eviction never turns a deny into an allow. A store
+//     that fails denies calls whose rules read history, and calls whose output
+//     carries labels it cannot record ([CodeSessionUnavailable],
+//     [ErrSessionStore]); other calls go ahead. A rule reading the session of
+//     a call that names none denies ([CodeSessionRequired]).
+//   - Cost. Which tools' rules read history is decided at compile time
+//     (policy.Program.Reads); the others never read the store, only record
+//     their calls. A policy that reads history does not compile for an
+//     enforcer without a store.
+//   - Audit. Decision events carry the labels recorded (Event.Labels) and the
+//     facts the decision read (Event.History), from which `modelguard policy
+//     replay` re-decides.
+//
 // # Model integrations
 //
 // [Registry] dispatches calls that arrive as a tool name and JSON arguments

@@ -19,7 +19,9 @@ on both sides. Calls denied before policy (no or bad token, bad arguments)
 are skipped. Rules on arguments can be replayed only for calls whose
 arguments were recorded (tools.Options.RecordArgs); others that depend on
 them are reported as not replayable. Tool labels are not in the log: give
-them with -tool. With -fail-on-flip, exit 1 when any decision flips.`
+them with -tool. Rules on session history replay from the facts each
+decision event recorded (labels, counts); a fact the recorded decision did
+not read is reported as not replayable. With -fail-on-flip, exit 1 when any decision flips.`
 
 func runPolicyReplay(args []string, stdout, stderr io.Writer) int {
 	fset := newFlagSet("modelguard policy replay", "-audit LOG [-tool name[=label,...]]... [-fail-on-flip] FILE...", replayAbout)
@@ -85,10 +87,16 @@ func (r *replayer) event(ev audit.Event) error {
 		r.unknown = append(r.unknown, flip{ev: ev, why: err.Error()})
 		return nil
 	}
+	if reads, _ := prog.Reads(); (reads.Session && in.Session == nil) || (reads.Principal && in.Principal == nil) {
+		r.unknown = append(r.unknown, flip{ev: ev, why: "the rules read session history the event did not record"})
+		return nil
+	}
 	d := prog.Decide(context.Background(), in)
 	r.decided++
 	was := ev.Decision == audit.Allow
 	switch {
+	case len(d.Errors) > 0 && strings.Contains(d.Errors[0].Error(), "was not recorded"):
+		r.unknown = append(r.unknown, flip{ev: ev, now: d, why: "history fact not recorded: " + d.Errors[0].Error()})
 	case len(d.Errors) > 0 && ev.Args == nil:
 		r.unknown = append(r.unknown, flip{ev: ev, now: d, why: "arguments not recorded: " + d.Errors[0].Error()})
 	case d.Allowed != was:
@@ -142,8 +150,25 @@ func replayInput(ev audit.Event) (policy.Input, error) {
 			return policy.Input{}, fmt.Errorf("recorded arguments: %w", err)
 		}
 	}
-	return policy.Input{Identity: c, Args: args, Request: policy.Request{Time: ev.Time, SessionID: ev.SessionID,
-		PromptID: ev.PromptID, TraceID: ev.TraceID, CallID: ev.CallID}}, nil
+	in := policy.Input{Identity: c, Args: args, Request: policy.Request{Time: ev.Time, SessionID: ev.SessionID,
+		PromptID: ev.PromptID, TraceID: ev.TraceID, CallID: ev.CallID}}
+	if h := ev.History; h != nil {
+		in.Session, in.Principal = replayHistory(h.Session), replayHistory(h.Principal)
+	}
+	return in, nil
+}
+
+// replayHistory is a recorded history: its fields and the function results
+// the decision read, which are all a replay under the same rules needs.
+func replayHistory(h *audit.HistoryFacts) *policy.History {
+	if h == nil {
+		return nil
+	}
+	facts := make([]policy.Fact, len(h.Facts))
+	for i, f := range h.Facts {
+		facts[i] = policy.Fact{Call: f.Call, Value: f.Value}
+	}
+	return policy.ReplayHistory(h.ID, h.Labels, h.Calls, h.Age, facts)
 }
 
 func (r *replayer) print(w io.Writer) {
