@@ -51,7 +51,7 @@ func (p *Program) constraint(expr string) (cel.Program, error) {
 		return prg, nil
 	}
 	r := &Rule{ID: "grant-constraint"}
-	a, errs := compileExpr(p.env, p.set.opts, r, p.tool.Name, expr, Position{File: "<grant>"}, cel.BoolType, nil)
+	a, errs := p.set.compileExpr(p.env, r, p.tool.Name, expr, Position{File: "<grant>"}, cel.BoolType, nil)
 	if len(errs) > 0 {
 		return nil, errs[0]
 	}

@@ -124,11 +124,11 @@ func argsType(in reflect.Type) (*cel.Type, cel.EnvOption) {
 // to nil. want, when not nil, is the required result type (dyn is accepted and
 // checked at run time). inline, when not nil, inlines the rule's variables. Errors
 // carry the position of the offending text in its file.
-func compileExpr(env *cel.Env, opts Options, r *Rule, tool, expr string, pos Position, want *cel.Type, inline *cel.StaticOptimizer) (*cel.Ast, []error) {
+func (s *Set) compileExpr(env *cel.Env, r *Rule, tool, expr string, pos Position, want *cel.Type, inline *cel.StaticOptimizer) (*cel.Ast, []error) {
 	if expr == "" {
 		return nil, nil
 	}
-	parsed, iss := env.Parse(expr)
+	parsed, iss := s.parses.parse(env, expr)
 	if iss.Err() != nil {
 		return nil, celErrors(iss, ErrSyntax, r, tool, pos)
 	}
@@ -136,22 +136,63 @@ func compileExpr(env *cel.Env, opts Options, r *Rule, tool, expr string, pos Pos
 	if iss.Err() != nil {
 		return nil, celErrors(iss, ErrType, r, tool, pos)
 	}
+	return s.finishExpr(env, ast, r, tool, pos, want, inline)
+}
+
+// compileMessage compiles a rule's message: a message is CEL when it parses
+// as CEL and every name it starts from is declared (identity, args, request,
+// …): "'blocked for ' + identity.sub". Anything else — text that does not
+// parse ("path traversal is not allowed") or a bare word that names no
+// variable ("denied") — is plain text, compiled as a string literal. A message
+// that is CEL but wrong (a missing field, a wrong type) stays an error.
+func (s *Set) compileMessage(env *cel.Env, r *Rule, tool string, inline *cel.StaticOptimizer) (*cel.Ast, []error) {
+	return s.compileText(env, r, tool, r.Message, r.MessagePos, cel.StringType, inline)
+}
+
+// compileText compiles msg as a message is compiled: CEL, or plain text when
+// it is not CEL (see [Set.compileMessage]).
+func (s *Set) compileText(env *cel.Env, r *Rule, tool, msg string, pos Position, want *cel.Type, inline *cel.StaticOptimizer) (*cel.Ast, []error) {
+	if msg == "" {
+		return nil, nil
+	}
+	text := func() (*cel.Ast, []error) {
+		return s.compileExpr(env, r, tool, strconv.Quote(msg), pos, want, inline)
+	}
+	parsed, iss := s.parses.parse(env, msg)
+	if iss.Err() != nil {
+		return text()
+	}
+	ast, iss := env.Check(parsed)
+	if iss.Err() != nil {
+		for _, e := range iss.Errors() {
+			if !strings.HasPrefix(e.Message, "undeclared reference") {
+				return nil, celErrors(iss, ErrType, r, tool, pos)
+			}
+		}
+		return text()
+	}
+	return s.finishExpr(env, ast, r, tool, pos, want, inline)
+}
+
+// finishExpr checks a checked expression's type and cost, inlining variables.
+func (s *Set) finishExpr(env *cel.Env, ast *cel.Ast, r *Rule, tool string, pos Position, want *cel.Type, inline *cel.StaticOptimizer) (*cel.Ast, []error) {
 	if want != nil && !ast.OutputType().IsExactType(want) && !ast.OutputType().IsExactType(cel.DynType) {
 		return nil, []error{&Error{Pos: pos, Rule: r.ID, Tool: tool, Err: ErrType,
 			Msg: fmt.Sprintf("expression has type %s, want %s", ast.OutputType(), want)}}
 	}
+	var iss *cel.Issues
 	if inline != nil {
 		if ast, iss = inline.Optimize(env, ast); iss.Err() != nil {
 			return nil, celErrors(iss, ErrType, r, tool, pos)
 		}
 	}
-	est, err := env.EstimateCost(ast, sizeHints(opts.SizeHint))
+	est, err := env.EstimateCost(ast, sizeHints(s.opts.SizeHint))
 	if err != nil {
 		return nil, []error{&Error{Pos: pos, Rule: r.ID, Tool: tool, Err: ErrCost, Msg: err.Error()}}
 	}
-	if est.Max > opts.CostBudget {
+	if est.Max > s.opts.CostBudget {
 		return nil, []error{&Error{Pos: pos, Rule: r.ID, Tool: tool, Err: ErrCost,
-			Msg: fmt.Sprintf("estimated cost up to %d exceeds the budget of %d", est.Max, opts.CostBudget)}}
+			Msg: fmt.Sprintf("estimated cost up to %d exceeds the budget of %d", est.Max, s.opts.CostBudget)}}
 	}
 	return ast, nil
 }
@@ -159,7 +200,7 @@ func compileExpr(env *cel.Env, opts Options, r *Rule, tool, expr string, pos Pos
 // varsEnv declares r's variables (variables.NAME, each typed by its own
 // expression, each able to use the ones before it) and returns the extended env
 // and an optimizer that inlines them.
-func varsEnv(env *cel.Env, opts Options, r *Rule, tool string) (*cel.Env, *cel.StaticOptimizer, []error) {
+func (s *Set) varsEnv(env *cel.Env, r *Rule, tool string) (*cel.Env, *cel.StaticOptimizer, []error) {
 	if len(r.Variables) == 0 {
 		return env, nil, nil
 	}
@@ -167,7 +208,7 @@ func varsEnv(env *cel.Env, opts Options, r *Rule, tool string) (*cel.Env, *cel.S
 	var opt *cel.StaticOptimizer
 	for _, v := range r.Variables {
 		vr := &Rule{ID: ""} // variable errors belong to the variable, not each rule
-		ast, errs := compileExpr(env, opts, vr, tool, v.Expr, v.Pos, nil, opt)
+		ast, errs := s.compileExpr(env, vr, tool, v.Expr, v.Pos, nil, opt)
 		if len(errs) > 0 {
 			for _, e := range errs {
 				e.(*Error).Msg = "variable " + v.Name + ": " + e.(*Error).Msg
@@ -220,29 +261,4 @@ func (n sizeHints) EstimateSize(node cost.AstNode) *cost.SizeEstimate {
 
 func (sizeHints) EstimateCallCost(string, string, *cost.AstNode, []cost.AstNode) *cost.CallEstimate {
 	return nil
-}
-
-// messageExpr returns the CEL expression for a rule's message. A message is CEL
-// when it parses as CEL and every name it starts from is declared (identity,
-// args, request, …): "'blocked for ' + identity.sub". Anything else — text that
-// does not parse ("path traversal is not allowed") or a bare word that names no
-// variable ("denied") — is plain text, compiled as a string literal. A message
-// that is CEL but wrong (a missing field, a wrong type) stays an error.
-func messageExpr(env *cel.Env, msg string) string {
-	if msg == "" {
-		return ""
-	}
-	parsed, iss := env.Parse(msg)
-	if iss.Err() != nil {
-		return strconv.Quote(msg)
-	}
-	if _, iss = env.Check(parsed); iss.Err() != nil {
-		for _, e := range iss.Errors() {
-			if !strings.HasPrefix(e.Message, "undeclared reference") {
-				return msg
-			}
-		}
-		return strconv.Quote(msg)
-	}
-	return msg
 }

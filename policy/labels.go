@@ -27,12 +27,12 @@ func (s *Set) compileExtra(env *cel.Env, r *Rule, tool string, c *compiledRule) 
 	if len(r.AddLabels) == 0 {
 		return x, nil
 	}
-	env, inline, errs := varsEnv(env, s.opts, r, tool)
+	env, inline, errs := s.varsEnv(env, r, tool)
 	if len(errs) > 0 {
 		return x, errs
 	}
 	for _, l := range r.AddLabels {
-		a, more := compileExpr(env, s.opts, r, tool, messageExpr(env, l), r.Pos, nil, inline)
+		a, more := s.compileText(env, r, tool, l, r.Pos, nil, inline)
 		if len(more) > 0 {
 			errs = append(errs, more...)
 			continue
@@ -100,11 +100,11 @@ func (p *Program) Reads() (enforced, shadow Reads) {
 	return p.reads, p.shadowReads
 }
 
-// addExtra compiles r's labels and notes what it reads into p.
-func (p *Program) addExtra(s *Set, env *cel.Env, r *Rule, tool string, c *compiledRule) []error {
-	x, errs := s.compileExtra(env, r, tool, c)
-	if len(errs) > 0 {
-		return errs
+// useExtra notes r's labels and what it reads into p (x nil: r did not
+// compile, and p is not returned).
+func (p *Program) useExtra(r *Rule, x *ruleExtra) {
+	if x == nil {
+		return
 	}
 	if r.enforced() {
 		p.reads = p.reads.Or(x.reads)
@@ -117,5 +117,4 @@ func (p *Program) addExtra(s *Set, env *cel.Env, r *Rule, tool string, c *compil
 		}
 		p.extra[r] = x
 	}
-	return nil
 }

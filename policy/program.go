@@ -49,6 +49,7 @@ type compiledRule struct {
 	fast    fastBool    // nil: when is evaluated by cel-go only
 	asts    [3]*cel.Ast // when, message, budget: for Explain
 	loops   bool        // has comprehensions: evaluate with ctx interrupts
+	extra   *ruleExtra  // add_labels and the histories read; nil if not compiled
 }
 
 // Compile type-checks every rule that covers t against t's input type and returns
@@ -56,32 +57,57 @@ type compiledRule struct {
 // file:line:col, the rule and the tool: a misspelled field is an error here, never a
 // silent deny at run time.
 func (s *Set) Compile(t Tool) (*Program, error) {
+	return s.compile(t, true)
+}
+
+// compile is Compile; shared false compiles every rule afresh for t, as
+// before rules were shared between tools of one shape (kept for the tests
+// and benchmarks that hold the two to the same programs).
+func (s *Set) compile(t Tool, shared bool) (*Program, error) {
 	if err := s.Ready(); err != nil {
 		return nil, err
 	}
 	if t.Name == "" {
 		return nil, &Error{Err: ErrInvalid, Msg: "tool has no name"}
 	}
-	env, err := argsEnv(s.env, t.Input)
-	if err != nil {
-		return nil, &Error{Tool: t.Name, Err: ErrType, Msg: fmt.Sprintf("input type %v: %v", t.Input, err)}
+	sh, cs := s.cache.shape(shapeOf(t), s.env), s
+	if !shared {
+		sh = &shape{rules: map[int]compiledRule{}}
+		sh.env, sh.err = argsEnv(s.env, t.Input)
+		u := *s
+		u.parses = nil
+		cs = &u
 	}
-	p := &Program{set: s, env: env, tool: t, version: s.version}
+	if sh.err != nil {
+		return nil, &Error{Tool: t.Name, Err: ErrType, Msg: fmt.Sprintf("input type %v: %v", t.Input, sh.err)}
+	}
+	p := &Program{set: s, env: sh.env, tool: t, version: s.version}
 	p.toolVal = &toolInfo{Name: t.Name, Labels: slices.Clone(t.Labels)}
 	var errs []error
-	for i := range s.rules {
+	for _, i := range s.index.candidates(t.Name) {
 		r := &s.rules[i]
 		if !r.Covers(t.Name, t.Labels) {
 			continue
 		}
-		c, cerrs := s.compileRule(env, r, t.Name)
-		if len(cerrs) == 0 && !c.loops {
-			c.fast = compileFast(c.asts[0], t.Input)
+		c, ok := s.cache.argsFree[i]
+		if !ok || !shared {
+			c, ok = sh.rule(i)
 		}
-		errs = append(errs, cerrs...)
-		if len(cerrs) == 0 {
-			errs = append(errs, p.addExtra(s, env, r, t.Name, &c)...)
+		if !ok {
+			var cerrs []error
+			c, cerrs = cs.compileRule(sh.env, r, t.Name)
+			if len(cerrs) == 0 && !c.loops {
+				c.fast = compileFast(c.asts[0], t.Input)
+			}
+			if len(cerrs) == 0 {
+				c.extra, cerrs = cs.compileExtra(sh.env, r, t.Name, &c)
+			}
+			if len(cerrs) == 0 {
+				sh.keep(i, c)
+			}
+			errs = append(errs, cerrs...)
 		}
+		p.useExtra(r, c.extra)
 		p.rules = append(p.rules, c)
 	}
 	if err := joinUnique(errs); err != nil {
@@ -111,16 +137,16 @@ func noPermitReason(tool string, rules []compiledRule) string {
 
 func (s *Set) compileRule(env *cel.Env, r *Rule, tool string) (compiledRule, []error) {
 	c := compiledRule{rule: r, ids: []string{r.ID}}
-	env, inline, errs := varsEnv(env, s.opts, r, tool)
+	env, inline, errs := s.varsEnv(env, r, tool)
 	if len(errs) > 0 {
 		return c, errs
 	}
-	c.asts[0], errs = compileExpr(env, s.opts, r, tool, r.When, r.WhenPos, cel.BoolType, inline)
+	c.asts[0], errs = s.compileExpr(env, r, tool, r.When, r.WhenPos, cel.BoolType, inline)
 	var more []error
-	c.asts[1], more = compileExpr(env, s.opts, r, tool, messageExpr(env, r.Message), r.MessagePos, cel.StringType, inline)
+	c.asts[1], more = s.compileMessage(env, r, tool, inline)
 	errs = append(errs, more...)
 	if r.Budget != nil {
-		c.asts[2], more = compileExpr(env, s.opts, r, tool, r.Budget.Expr, r.Budget.Pos, nil, inline)
+		c.asts[2], more = s.compileExpr(env, r, tool, r.Budget.Expr, r.Budget.Pos, nil, inline)
 		errs = append(errs, more...)
 		if len(more) == 0 && !numeric(c.asts[2].OutputType()) {
 			errs = append(errs, &Error{Pos: r.Budget.Pos, Rule: r.ID, Tool: tool, Err: ErrType,

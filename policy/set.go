@@ -56,12 +56,15 @@ type Set struct {
 	opts    Options
 	version string
 	env     *cel.Env
+	index   toolIndex
+	cache   *compileCache // shared by copies (WithVersion): same rules, same programs
+	parses  *parseCache
 }
 
 // Ready reports whether s was built by [NewSet], [Parse]+NewSet or [Load]: a
 // zero or nil Set compiles nothing and is an error wherever a Set is taken.
 func (s *Set) Ready() error {
-	if s == nil || s.env == nil {
+	if s == nil || s.env == nil || s.cache == nil {
 		return &Error{Err: ErrInvalid, Msg: "policy set not built by NewSet or Load"}
 	}
 	return nil
@@ -77,11 +80,14 @@ func NewSet(rules []Rule, opts Options) (*Set, error) {
 	if err != nil {
 		return nil, fmt.Errorf("policy: build CEL environment: %w", err)
 	}
-	s := &Set{rules: cloneRules(rules), opts: opts, env: env}
-	if err := s.check(); err != nil {
+	s := &Set{rules: cloneRules(rules), opts: opts, env: env, cache: &compileCache{}, parses: &parseCache{}}
+	err = s.check()
+	s.parses.frozen = true
+	if err != nil {
 		return nil, err
 	}
 	s.version = version(s.rules)
+	s.index = newToolIndex(s.rules)
 	return s, nil
 }
 
@@ -105,8 +111,11 @@ func (s *Set) check() error {
 		c, cerrs := s.compileRule(dynEnv, r, "")
 		errs = append(errs, cerrs...)
 		if len(cerrs) == 0 {
-			_, xerrs := s.compileExtra(dynEnv, r, "", &c)
-			errs = append(errs, xerrs...)
+			c.extra, cerrs = s.compileExtra(dynEnv, r, "", &c)
+			errs = append(errs, cerrs...)
+		}
+		if len(cerrs) == 0 {
+			s.cache.keepArgsFree(i, c)
 		}
 	}
 	return joinUnique(errs)
