@@ -118,6 +118,9 @@ func randomFleet(t *testing.T, rng *rand.Rand) (*policy.Set, []policy.Tool) {
 		if rng.IntN(5) == 0 {
 			r.Mode = policy.Shadow
 		}
+		if r.Effect == policy.Permit && rng.IntN(4) == 0 {
+			r.AddLabels = []string{"private", `'id:' + args.id`}
+		}
 		if rng.IntN(4) == 0 {
 			r.Variables = []policy.Variable{{Name: "v", Expr: `args.id + "x"`}}
 			r.When = `variables.v == "Ax" || variables.v.startsWith("B")`
