@@ -39,7 +39,7 @@ type Case struct {
 	Session *CaseHistory `json:"session,omitempty"`
 	History *CaseHistory `json:"history,omitempty"`
 	Expect  *Expect      `json:"expect,omitempty"`
-	Pos      Position       `json:"-"`
+	Pos     Position     `json:"-"`
 }
 
 // CaseRequest is the request part of a [Case].
