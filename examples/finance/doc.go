@@ -11,4 +11,12 @@
 // file whose path it prints. The policy is policy.yaml beside this file.
 //
 //	go run ./examples/finance [-dir DIR]
+//
+// With -console ADDR a real human approves instead: it serves the operator
+// console (package tools/console) on ADDR over the desk's queue and signed
+// audit log, prints the approver's sign-in token and the request's page,
+// waits until the request is decided there, retries the payment, and keeps
+// serving the session explorer until interrupted.
+//
+//	go run ./examples/finance -console 127.0.0.1:8080
 package main

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sync"
 	"time"
@@ -35,8 +36,17 @@ const (
 
 func main() {
 	dir := flag.String("dir", os.TempDir(), "directory for the audit log")
+	addr := flag.String("console", "", "serve the operator console on `address` (127.0.0.1:8080) and wait for a human there")
 	flag.Parse()
-	if err := run(os.Stdout, *dir); err != nil {
+	var err error
+	if *addr != "" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+		defer stop()
+		err = runConsole(ctx, os.Stdout, *dir, *addr)
+	} else {
+		err = run(os.Stdout, *dir)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "finance:", err)
 		os.Exit(1)
 	}
