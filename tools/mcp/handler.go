@@ -28,6 +28,7 @@ func Handler[In, Out any](g *tools.Guard[In, Out]) sdk.ToolHandlerFor[In, Out] {
 		ctx = context.WithValue(requestContext(ctx, req), requestKey{}, req)
 		out, err := g.Call(ctx, in)
 		httpguard.StepUpFromContext(ctx).AddDenial(err)
+		noteApproval(ctx, err)
 		if err != nil {
 			var zero Out
 			return nil, zero, errors.New(ErrorText(err))
@@ -136,6 +137,7 @@ func rawHandler(h tools.Handler) sdk.ToolHandler {
 		ctx = requestContext(ctx, req)
 		out, err := h.CallJSON(ctx, req.Params.Arguments)
 		httpguard.StepUpFromContext(ctx).AddDenial(err)
+		noteApproval(ctx, err)
 		return callResult(out, err), nil
 	}
 }
@@ -186,8 +188,14 @@ func resultText(res *sdk.CallToolResult) string {
 //     recorded by r and answered with the JSON-RPC error -32602 (invalid
 //     params), as for an unknown tool, whatever handler the server has for it.
 //
+// A call that waits for human approval is told the approval request's id and
+// how to get it approved ([httpguard.ApprovalText]); see [HTTPOptions.ApprovalURL]
+// for sending the user to the approval page instead.
+//
 // Everything else passes through unchanged. It panics if r is nil.
-func Middleware(r *tools.Registry) sdk.Middleware {
+func Middleware(r *tools.Registry) sdk.Middleware { return middleware(r, "") }
+
+func middleware(r *tools.Registry, approvalURL string) sdk.Middleware {
 	if r == nil {
 		panic("mcp: Middleware(nil)")
 	}
@@ -207,6 +215,15 @@ func Middleware(r *tools.Registry) sdk.Middleware {
 						return nil, err
 					}
 				}
+				slot := &approvalSlot{}
+				res, err := next(context.WithValue(ctx, approvalKey{}, slot), method, req)
+				slot.mu.Lock()
+				de := slot.de
+				slot.mu.Unlock()
+				if de != nil && err == nil {
+					return approvalAnswer(session(req), de, approvalURL, res)
+				}
+				return res, err
 			}
 			return next(ctx, method, req)
 		}

@@ -21,6 +21,15 @@ type HTTPOptions struct {
 	OnError func(r *http.Request, err error)
 	// Realm, if set, is the realm of every challenge.
 	Realm string
+	// ApprovalURL, if set, is the URL template of the approval page of one
+	// request, "{id}" standing for its id (https://host/approvals/{id}; see
+	// httpguard.CheckApprovalURL). A call that needs human approval then
+	// sends a client that supports URL-mode elicitation (revision
+	// 2025-11-25) to that page with the error -32042; the client retries the
+	// call once the user approved it. Other clients, and every client when
+	// it is empty, get a tool error naming the request id and how to get it
+	// approved.
+	ApprovalURL string
 }
 
 // NewHTTPHandler returns s over streamable HTTP as a protected resource, ready
@@ -50,6 +59,11 @@ func NewHTTPHandler(s *sdk.Server, r *tools.Registry, v tools.Verifier, m httpgu
 	if s == nil || r == nil || v == nil {
 		panic("mcp: NewHTTPHandler: nil server, registry or verifier")
 	}
+	if opts.ApprovalURL != "" {
+		if err := httpguard.CheckApprovalURL(opts.ApprovalURL); err != nil {
+			return nil, err
+		}
+	}
 	streamable := sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return s }, opts.Streamable)
 	// The SDK gets the verified identity as its TokenInfo, so it binds
 	// sessions to users too, and each request carries its own identity.
@@ -63,6 +77,6 @@ func NewHTTPHandler(s *sdk.Server, r *tools.Registry, v tools.Verifier, m httpgu
 	if err != nil {
 		return nil, err
 	}
-	s.AddReceivingMiddleware(Middleware(r))
+	s.AddReceivingMiddleware(middleware(r, opts.ApprovalURL))
 	return h, nil
 }

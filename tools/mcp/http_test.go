@@ -3,6 +3,7 @@ package mcp_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/modelguard/modelguard/audit"
@@ -24,6 +26,11 @@ import (
 // to it.
 func protected(t *testing.T, w *world) (resource, support, coder string) {
 	t.Helper()
+	return protectedWith(t, w, guardmcp.HTTPOptions{})
+}
+
+func protectedWith(t *testing.T, w *world, opts guardmcp.HTTPOptions) (resource, support, coder string) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -31,7 +38,7 @@ func protected(t *testing.T, w *world) (resource, support, coder string) {
 	resource = "http://" + ln.Addr().String() + "/mcp"
 	h, err := guardmcp.NewHTTPHandler(w.bareServer(t), w.reg, w.enf.Verifier(), httpguard.Metadata{
 		Resource: resource, AuthorizationServers: []string{w.kit.Issuer()}, ScopesSupported: []string{"tickets:read"},
-	}, guardmcp.HTTPOptions{})
+	}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,5 +250,57 @@ func TestHTTPHandlerStepUp(t *testing.T) {
 	}
 	if strings.Join(codes, ",") != tools.CodeInsufficientScope+"," {
 		t.Errorf("decisions: %q", codes)
+	}
+}
+
+func TestHTTPHandlerApproval(t *testing.T) {
+	t.Parallel()
+	w := newWorldPolicy(t, testPolicy+approvalRule)
+	resource, _, coder := protectedWith(t, w, guardmcp.HTTPOptions{ApprovalURL: "https://approvals.example/approvals/{id}"})
+	ctx := context.Background()
+	c := sdk.NewClient(&sdk.Implementation{Name: "agent", Version: "1"}, &sdk.ClientOptions{
+		Capabilities: &sdk.ClientCapabilities{Elicitation: &sdk.ElicitationCapabilities{URL: &sdk.URLElicitationCapabilities{}}}})
+	cs, err := c.Connect(ctx, &sdk.StreamableClientTransport{Endpoint: resource, HTTPClient: &http.Client{Transport: bearer{coder}}, MaxRetries: -1},
+		&sdk.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	export := &sdk.CallToolParams{Name: "attachments.export", Arguments: map[string]any{"id": "T-1"}}
+	_, err = cs.CallTool(ctx, export)
+	var werr *jsonrpc.Error
+	if !errors.As(err, &werr) || werr.Code != sdk.CodeURLElicitationRequired {
+		t.Fatalf("a client with URL elicitation: %v, want -32042", err)
+	}
+	var data struct{ Elicitations []sdk.ElicitParams }
+	if err := json.Unmarshal(werr.Data, &data); err != nil || len(data.Elicitations) != 1 {
+		t.Fatalf("elicitations %s: %v", werr.Data, err)
+	}
+	el := data.Elicitations[0]
+	pending, _ := w.queue.List(ctx, tools.StatusPending)
+	if len(pending) != 1 || el.Mode != "url" || el.ElicitationID != pending[0].ID || el.URL != "https://approvals.example/approvals/"+pending[0].ID {
+		t.Fatalf("elicitation %+v for pending %+v", el, pending)
+	}
+	if _, err := tools.ApproveRequest(ctx, w.queue, w.approver, el.ElicitationID, tools.Answer{Approver: "alice", Audience: []string{"modelguard"}}); err != nil {
+		t.Fatal(err)
+	}
+	if text, isErr := call(t, cs, export.Name, export.Arguments); isErr || text != `"attachment of T-1"` {
+		t.Errorf("after approval: %q (error %v)", text, isErr)
+	}
+
+	plain := dialHTTP(t, resource, bearer{coder}) // no URL elicitation
+	text, isErr := call(t, plain, "attachments.export", map[string]any{"id": "T-2"})
+	pending, _ = w.queue.List(ctx, tools.StatusPending)
+	if len(pending) != 1 {
+		t.Fatalf("pending %+v", pending)
+	}
+	id := pending[0].ID
+	want := "modelguard: call to attachments.export denied (approval_required): this call needs human approval; request " + id +
+		" is pending; an approver can approve it at https://approvals.example/approvals/" + id + "; make the same call again once it is approved"
+	if !isErr || text != want {
+		t.Errorf("a client without URL elicitation: %q (error %v), want %q", text, isErr, want)
+	}
+	if strings.Contains(text, "coder-export") {
+		t.Error("the model is told a rule id")
 	}
 }

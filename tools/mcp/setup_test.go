@@ -10,6 +10,8 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/go-jose/go-jose/v4"
+
 	"github.com/modelguard/modelguard/audit"
 	"github.com/modelguard/modelguard/identity"
 	"github.com/modelguard/modelguard/identity/identitytest"
@@ -50,15 +52,26 @@ type repoPath struct {
 
 // world is a guarded tool set with a kit that mints tokens for two identities.
 type world struct {
-	kit     *identitytest.Kit
-	log     *audit.Memory
-	enf     *tools.Enforcer
-	reg     *tools.Registry
-	support string // token of the support agent
-	coder   string // token of the coding assistant
+	kit      *identitytest.Kit
+	log      *audit.Memory
+	enf      *tools.Enforcer
+	reg      *tools.Registry
+	queue    *tools.MemoryApprovals
+	approver *identity.Issuer
+	support  string // token of the support agent
+	coder    string // token of the coding assistant
 }
 
 func newWorld(t *testing.T) *world { return newWorldPolicy(t, testPolicy) }
+
+// approvalRule lets the coding assistant export attachments with approval.
+const approvalRule = `
+  - id: coder-export
+    effect: permit
+    tools: ["attachments.export"]
+    when: identity.agent == "coding-assistant"
+    require: [approval]
+`
 
 // stepUpRule lets the coding assistant read tickets with two more scopes.
 const stepUpRule = `
@@ -80,8 +93,19 @@ func newWorldPolicy(t *testing.T, src string) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{kit: k, log: &audit.Memory{}}
-	w.enf, err = tools.NewEnforcer(k.Verifier(t, identity.VerifierOptions{}), set, w.log, tools.Options{Now: k.Now})
+	w := &world{kit: k, log: &audit.Memory{}, queue: tools.NewMemoryApprovals(k.Now)}
+	akey, _ := identity.GenerateKey(jose.ES256, "approver-key")
+	var err2 error
+	if w.approver, err2 = tools.NewGrantIssuer("https://approvals.example", akey, identity.IssuerOptions{Now: k.Now}); err2 != nil {
+		t.Fatal(err2)
+	}
+	akeys, _ := identity.NewKeySet(w.approver.PublicKey())
+	gv, err2 := tools.NewGrantVerifier("https://approvals.example", "modelguard", akeys, identity.VerifierOptions{Now: k.Now})
+	if err2 != nil {
+		t.Fatal(err2)
+	}
+	approvals := tools.ApprovalOptions{Verifier: gv, Queue: w.queue}
+	w.enf, err = tools.NewEnforcer(k.Verifier(t, identity.VerifierOptions{}), set, w.log, tools.Options{Now: k.Now, Approvals: approvals})
 	if err != nil {
 		t.Fatal(err)
 	}

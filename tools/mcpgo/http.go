@@ -21,6 +21,15 @@ type HTTPOptions struct {
 	OnError func(r *http.Request, err error)
 	// Realm, if set, is the realm of every challenge.
 	Realm string
+	// ApprovalURL, if set, is the URL template of the approval page of one
+	// request, "{id}" standing for its id (https://host/approvals/{id}; see
+	// httpguard.CheckApprovalURL). A call that needs human approval then
+	// sends a client that supports URL-mode elicitation (revision
+	// 2025-11-25) to that page with the error -32042; the client retries the
+	// call once the user approved it. Other clients, and every client when
+	// it is empty, get a tool error naming the request id and how to get it
+	// approved.
+	ApprovalURL string
 }
 
 // NewHTTPHandler returns s over streamable HTTP as a protected resource, ready
@@ -52,6 +61,11 @@ func NewHTTPHandler(s *server.MCPServer, r *tools.Registry, v tools.Verifier, m 
 	if s == nil || r == nil || v == nil {
 		panic("mcpgo: NewHTTPHandler: nil server, registry or verifier")
 	}
+	if opts.ApprovalURL != "" {
+		if err := httpguard.CheckApprovalURL(opts.ApprovalURL); err != nil {
+			return nil, err
+		}
+	}
 	h, err := httpguard.Protect(server.NewStreamableHTTPServer(s, opts.Streamable...), v, m, httpguard.ProtectOptions{
 		Options:           httpguard.Options{Realm: opts.Realm, OnError: opts.OnError},
 		SessionHeader:     httpguard.SessionHeader,
@@ -61,7 +75,7 @@ func NewHTTPHandler(s *server.MCPServer, r *tools.Registry, v tools.Verifier, m 
 	if err != nil {
 		return nil, err
 	}
-	s.Use(Middleware(r))
+	s.Use(middleware(r, opts.ApprovalURL))
 	server.WithToolFilter(Filter(r))(s)
 	hooks := s.GetHooks()
 	if hooks == nil {

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -26,6 +27,11 @@ import (
 // to it.
 func protected(t *testing.T, w *world) (resource, support, coder string) {
 	t.Helper()
+	return protectedWith(t, w, mcpgo.HTTPOptions{})
+}
+
+func protectedWith(t *testing.T, w *world, opts mcpgo.HTTPOptions) (resource, support, coder string) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -37,7 +43,7 @@ func protected(t *testing.T, w *world) (resource, support, coder string) {
 	}
 	h, err := mcpgo.NewHTTPHandler(s, w.reg, w.enf.Verifier(), httpguard.Metadata{
 		Resource: resource, AuthorizationServers: []string{w.kit.Issuer()}, ScopesSupported: []string{"tickets:read"},
-	}, mcpgo.HTTPOptions{})
+	}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,5 +220,67 @@ func TestHTTPHandlerStepUp(t *testing.T) {
 	}
 	if strings.Join(codes, ",") != tools.CodeInsufficientScope+"," {
 		t.Errorf("decisions: %q", codes)
+	}
+}
+
+// rpc returns the JSON-RPC message of an answer, sent as JSON or as one
+// server-sent event.
+func rpc(t *testing.T, body string) map[string]any {
+	t.Helper()
+	if i := strings.Index(body, "data: "); i >= 0 {
+		body = strings.TrimSpace(strings.SplitN(body[i+len("data: "):], "\n", 2)[0])
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(body), &m); err != nil {
+		t.Fatalf("answer %q: %v", body, err)
+	}
+	return m
+}
+
+func TestHTTPHandlerApproval(t *testing.T) {
+	t.Parallel()
+	w := newWorldPolicy(t, testPolicy+approvalRule)
+	resource, _, coder := protectedWith(t, w, mcpgo.HTTPOptions{ApprovalURL: "https://approvals.example/approvals/{id}"})
+	ctx := t.Context()
+	withURL := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{"elicitation":{"url":{}}},"clientInfo":{"name":"agent","version":"1"}}}`
+	export := func(id string) string {
+		return `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"attachments.export","arguments":{"id":"` + id + `"}}}`
+	}
+	res, _ := post(t, resource, coder, "", withURL)
+	sess := res.Header.Get(httpguard.SessionHeader)
+	post(t, resource, coder, sess, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	_, body := post(t, resource, coder, sess, export("T-1"))
+	pending, _ := w.queue.List(ctx, tools.StatusPending)
+	if len(pending) != 1 {
+		t.Fatalf("pending %+v", pending)
+	}
+	id := pending[0].ID
+	got, _ := json.Marshal(rpc(t, body)["error"])
+	want := `{"code":-32042,"data":{"elicitations":[{"elicitationId":"` + id + `","message":"Approve the call to attachments.export (request ` + id +
+		`), then it will be retried.","mode":"url","url":"https://approvals.example/approvals/` + id + `"}]},"message":"URL elicitation required: 1 elicitation(s) needed"}`
+	if string(got) != want {
+		t.Fatalf("a client with URL elicitation: %s, want %s", got, want)
+	}
+	if _, err := tools.ApproveRequest(ctx, w.queue, w.approver, id, tools.Answer{Approver: "alice", Audience: []string{"modelguard"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, body := post(t, resource, coder, sess, export("T-1")); !strings.Contains(body, `attachment of T-1`) || strings.Contains(body, `"isError":true`) {
+		t.Errorf("after approval: %s", body)
+	}
+
+	res, _ = post(t, resource, coder, "", initialize) // no URL elicitation
+	sess = res.Header.Get(httpguard.SessionHeader)
+	post(t, resource, coder, sess, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	_, body = post(t, resource, coder, sess, export("T-2"))
+	pending, _ = w.queue.List(ctx, tools.StatusPending)
+	if len(pending) != 1 {
+		t.Fatalf("pending %+v", pending)
+	}
+	id = pending[0].ID
+	result, _ := rpc(t, body)["result"].(map[string]any)
+	text := "modelguard: call to attachments.export denied (approval_required): this call needs human approval; request " + id +
+		" is pending; an approver can approve it at https://approvals.example/approvals/" + id + "; make the same call again once it is approved"
+	if result["isError"] != true || !strings.Contains(body, strconv.Quote(text)[1:len(strconv.Quote(text))-1]) {
+		t.Errorf("a client without URL elicitation: %s, want the text %q", body, text)
 	}
 }

@@ -25,6 +25,9 @@ func Handler(h tools.Handler) server.ToolHandlerFunc {
 		}
 		ctx = callContext(ctx)
 		out, err := h.CallJSON(ctx, args)
+		if de := httpguard.ApprovalDenial(err); de != nil {
+			return approvalAnswer(ctx, de, "")
+		}
 		return stepUp(ctx, out, err), nil
 	}
 }
@@ -80,7 +83,13 @@ func inputSchema(h tools.Handler) (json.RawMessage, error) {
 // a tool r holds is called through its guard, and a tool r does not hold is
 // denied and recorded by r. The handlers the server holds are not called, so a
 // tool added to the server without a guard cannot run. It panics if r is nil.
-func Middleware(r *tools.Registry) server.ToolHandlerMiddleware {
+//
+// A call that waits for human approval is told the approval request's id and
+// how to get it approved ([httpguard.ApprovalText]); see [HTTPOptions.ApprovalURL]
+// for sending the user to the approval page instead.
+func Middleware(r *tools.Registry) server.ToolHandlerMiddleware { return middleware(r, "") }
+
+func middleware(r *tools.Registry, approvalURL string) server.ToolHandlerMiddleware {
 	if r == nil {
 		panic("mcpgo: Middleware(nil)")
 	}
@@ -92,6 +101,9 @@ func Middleware(r *tools.Registry) server.ToolHandlerMiddleware {
 			}
 			ctx = callContext(ctx)
 			out, err := r.Call(ctx, req.Params.Name, args)
+			if de := httpguard.ApprovalDenial(err); de != nil {
+				return approvalAnswer(ctx, de, approvalURL)
+			}
 			return stepUp(ctx, out, err), nil
 		}
 	}

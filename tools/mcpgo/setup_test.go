@@ -12,6 +12,8 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/go-jose/go-jose/v4"
+
 	"github.com/modelguard/modelguard/audit"
 	"github.com/modelguard/modelguard/identity"
 	"github.com/modelguard/modelguard/identity/identitytest"
@@ -56,10 +58,21 @@ type world struct {
 	log            *audit.Memory
 	enf            *tools.Enforcer
 	reg            *tools.Registry
+	queue          *tools.MemoryApprovals
+	approver       *identity.Issuer
 	support, coder string // tokens
 }
 
 func newWorld(t *testing.T) *world { return newWorldPolicy(t, testPolicy) }
+
+// approvalRule lets the coding assistant export attachments with approval.
+const approvalRule = `
+  - id: coder-export
+    effect: permit
+    tools: ["attachments.export"]
+    when: identity.agent == "coding-assistant"
+    require: [approval]
+`
 
 // stepUpRule lets the coding assistant read tickets with two more scopes.
 const stepUpRule = `
@@ -81,8 +94,19 @@ func newWorldPolicy(t *testing.T, src string) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{kit: k, log: &audit.Memory{}}
-	if w.enf, err = tools.NewEnforcer(k.Verifier(t, identity.VerifierOptions{}), set, w.log, tools.Options{Now: k.Now}); err != nil {
+	w := &world{kit: k, log: &audit.Memory{}, queue: tools.NewMemoryApprovals(k.Now)}
+	akey, _ := identity.GenerateKey(jose.ES256, "approver-key")
+	var err2 error
+	if w.approver, err2 = tools.NewGrantIssuer("https://approvals.example", akey, identity.IssuerOptions{Now: k.Now}); err2 != nil {
+		t.Fatal(err2)
+	}
+	akeys, _ := identity.NewKeySet(w.approver.PublicKey())
+	gv, err2 := tools.NewGrantVerifier("https://approvals.example", "modelguard", akeys, identity.VerifierOptions{Now: k.Now})
+	if err2 != nil {
+		t.Fatal(err2)
+	}
+	approvals := tools.ApprovalOptions{Verifier: gv, Queue: w.queue}
+	if w.enf, err = tools.NewEnforcer(k.Verifier(t, identity.VerifierOptions{}), set, w.log, tools.Options{Now: k.Now, Approvals: approvals}); err != nil {
 		t.Fatal(err)
 	}
 	get, err1 := tools.NewGuard(w.enf, tools.Tool{Name: "tickets.get"}, func(ctx context.Context, in ticketID) (ticket, error) {
