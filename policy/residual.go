@@ -37,7 +37,7 @@ type Clause struct {
 	// Expr is the clause in CEL.
 	Expr string
 	// Vars are the top-level CEL variables the clause reads, sorted (args,
-	// grant, identity, request, tool).
+	// grant, history, identity, request, session, tool).
 	Vars []string
 }
 
@@ -45,7 +45,8 @@ type Clause struct {
 func (c Clause) Reads(name string) bool { return slices.Contains(c.Vars, name) }
 
 // Residuals partially evaluates every enforced rule covering the program's tool
-// with args, request and grant unknown, and identity unknown too when id is nil,
+// with args, request, grant, session and history unknown, and identity unknown
+// too when id is nil,
 // and returns, in policy order, the rules whose condition may still hold: what an
 // identity (or, with id nil, anyone) needs for each rule to apply. A rule whose
 // condition is false for id is left out. It reads the compiled, type-checked
@@ -60,7 +61,8 @@ func (p *Program) Residuals(ctx context.Context, id *identity.Claims) ([]Residua
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	unknown := []*cel.AttributePatternType{cel.AttributePattern(varArgs), cel.AttributePattern(varRequest), cel.AttributePattern(varGrant)}
+	unknown := []*cel.AttributePatternType{cel.AttributePattern(varArgs), cel.AttributePattern(varRequest),
+		cel.AttributePattern(varGrant), cel.AttributePattern(varSession), cel.AttributePattern(varHistory)}
 	if id == nil {
 		unknown = append(unknown, cel.AttributePattern(varIdentity))
 	}
@@ -161,7 +163,7 @@ func roots(e ast.Expr) []string {
 			return
 		}
 		switch n := x.AsIdent(); n {
-		case varIdentity, varArgs, varRequest, varGrant, varTool:
+		case varIdentity, varArgs, varRequest, varGrant, varTool, varSession, varHistory:
 			if !slices.Contains(vs, n) {
 				vs = append(vs, n)
 			}

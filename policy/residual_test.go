@@ -65,3 +65,20 @@ func residualText(rs []policy.Residual) string {
 	}
 	return strings.Join(parts, " | ")
 }
+
+func TestResidualsSessionUnknown(t *testing.T) {
+	t.Parallel()
+	s := mustSet(t, `
+rules:
+  - {id: cap, effect: forbid, tools: [payments.initiate], when: 'session.count("payments.*") >= 3 || "pii" in history.labels'}
+  - {id: p, effect: permit, tools: [payments.initiate], when: 'identity.agent == "finance-bot"'}
+`)
+	p := mustCompile[paymentArgs](t, s, "payments.initiate")
+	rs, err := p.Residuals(context.Background(), &identity.Claims{Agent: "finance-bot"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := residualText(rs); got != `cap:[history,session]session.count("payments.*") >= 3 || "pii" in history.labels | p:always` {
+		t.Errorf("residuals: %s", got)
+	}
+}
