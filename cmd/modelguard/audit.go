@@ -17,6 +17,7 @@ func auditCommands() []command {
 		{name: "verify", summary: "re-derive a log's Merkle tree and check it, or check a proof", run: runAuditVerify},
 		{name: "prove", summary: "prove a record is in a log, or that a log extends a checkpoint", run: runAuditProve},
 		{name: "query", summary: "print a timeline of the events that match filters", run: runAuditQuery},
+		{name: "export", summary: "write a log in another format (OCSF API Activity)", run: runAuditExport},
 		{name: "keygen", summary: "generate an Ed25519 key pair for signing checkpoints", run: runAuditKeygen},
 	}
 }
