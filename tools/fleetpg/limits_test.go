@@ -111,8 +111,8 @@ func TestLimitsMatchMemory(t *testing.T) {
 			pre := prefix()
 			pg := limits(t, p, pre, clock)
 			settings := func() *policy.Set {
-				if seed == 0 { // the shape: a small hourly limit, a daily budget
-					return limitPolicy(t, "10/h", 3, 500, 24*time.Hour)
+				if seed == 0 { // the example
+					return limitPolicy(t, "10/h", 10, 500000, 24*time.Hour) // 10 payments an hour, 5,000.00 a day
 				}
 				return limitPolicy(t, fmt.Sprintf("%d/s", 1<<rng.IntN(4)), 1+rng.IntN(5), 50+rng.IntN(100),
 					time.Duration(1+rng.IntN(16))*time.Second/2)

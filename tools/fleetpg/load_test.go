@@ -39,7 +39,7 @@ const (
 	loadDownFor   = 1500 * time.Millisecond
 	loadKillBound = 3 * time.Second // notification, or the 200ms poll, under full load
 	loadBurst     = 200             // the shared rate limit: 200 searches per day per tenant
-	loadBudget    = 3000            // the shared budget: 3000 cents per day per agent
+	loadBudget    = 1000            // the shared budget: 1000 cents per day per agent (drained in about a second)
 )
 
 const loadPolicy = `
@@ -54,7 +54,7 @@ rules:
   - id: pay
     effect: permit
     tools: [pay]
-    budget: {expr: args.amount_cents, max: 3000, window: 24h, per: agent}
+    budget: {expr: args.amount_cents, max: 1000, window: 24h, per: agent}
 `
 
 var loadTools = []string{"read", "search", "pay"}
