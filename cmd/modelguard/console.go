@@ -52,6 +52,7 @@ type consoleFlags struct {
 	proxyHeader, proxyRoles         string
 	proxyFrom                       listFlag
 	tlsCert, tlsKey                 string
+	csrfSecret                      string
 }
 
 func runConsole(args []string, stdout, stderr io.Writer) int {
@@ -92,6 +93,7 @@ func parseConsole(args []string, stdout, stderr io.Writer) (*consoleFlags, int, 
 	fset.StringVar(&c.proxyHeader, "proxy-header", "", "trust this `header` for the subject from -proxy-from")
 	fset.StringVar(&c.proxyRoles, "proxy-roles-header", "", "`header` with the proxy user's roles")
 	fset.Var(&c.proxyFrom, "proxy-from", "the proxy's addresses, a `CIDR` (repeatable)")
+	fset.StringVar(&c.csrfSecret, "csrf-secret", "", "`file` of at least 32 bytes keying CSRF tokens; the same on every instance behind one load balancer (default: random)")
 	fset.StringVar(&c.tlsCert, "tls-cert", "", "TLS certificate `file`")
 	fset.StringVar(&c.tlsKey, "tls-key", "", "TLS private key `file`")
 	pos, code, ok := parseFlags(fset, args, stdout, stderr)
@@ -144,6 +146,11 @@ func (c *consoleFlags) handler(ctx context.Context, onClose func(func())) (http.
 		MaxElevationTTL: c.maxElev, BasePath: c.base}
 	if cfg.Proxy, err = c.proxy(); err != nil {
 		return nil, err
+	}
+	if c.csrfSecret != "" {
+		if cfg.CSRFSecret, err = readLimited(c.csrfSecret, maxKeyFile); err != nil {
+			return nil, fmt.Errorf("-csrf-secret: %w", err)
+		}
 	}
 	if cfg.Audit, err = c.recordLog(onClose); err != nil {
 		return nil, err

@@ -165,7 +165,8 @@ func consoleGet(t *testing.T, base, path, tok string) (int, string) {
 }
 
 // Two `modelguard console` instances on one PostgreSQL queue: a request the
-// guard files appears on both; approved on one, it is approved on the other;
+// guard files appears on both; approved on B (with the form A served: one
+// -csrf-secret), it is approved on A;
 // the retried call runs once; the session explorer proves every record.
 func TestConsolePostgresInstances(t *testing.T) {
 	dsn := os.Getenv("MODELGUARD_TEST_POSTGRES")
@@ -186,6 +187,9 @@ func TestConsolePostgresInstances(t *testing.T) {
 		t.Fatal(err)
 	}
 	k := newConsoleKeys(t)
+	// One CSRF secret for both instances, as behind a load balancer.
+	csrfFile := filepath.Join(k.dir, "csrf.secret")
+	os.WriteFile(csrfFile, []byte("0123456789abcdef0123456789abcdef-shared"), 0o600)
 	logPath := filepath.Join(k.dir, "fin.log")
 	app := newFinanceApp(t, k, q, logPath)
 	p := paymentArgs{AmountCents: 12000, Payee: "ACME"}
@@ -197,7 +201,8 @@ func TestConsolePostgresInstances(t *testing.T) {
 	id := de.Approval.ID
 	var srv [2]*httptest.Server
 	for i := range srv {
-		c, code, ok := parseConsole(k.args(dsn, prefix, logPath, filepath.Join(k.dir, "console"+string(rune('a'+i))+".log")), io.Discard, io.Discard)
+		args := append(k.args(dsn, prefix, logPath, filepath.Join(k.dir, "console"+string(rune('a'+i))+".log")), "-csrf-secret", csrfFile)
+		c, code, ok := parseConsole(args, io.Discard, io.Discard)
 		if !ok {
 			t.Fatalf("flags: %d", code)
 		}
@@ -217,21 +222,22 @@ func TestConsolePostgresInstances(t *testing.T) {
 	}
 	_, page := consoleGet(t, srv[0].URL, "/", alice)
 	csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(page)[1]
-	req, _ := http.NewRequest("POST", srv[0].URL+"/approvals/"+id+"/approve", strings.NewReader(url.Values{"csrf": {csrf}, "ttl": {"5m"}}.Encode()))
+	// The form served by A, posted to B: the instances share the CSRF secret.
+	req, _ := http.NewRequest("POST", srv[1].URL+"/approvals/"+id+"/approve", strings.NewReader(url.Values{"csrf": {csrf}, "ttl": {"5m"}}.Encode()))
 	req.Header.Set("Authorization", "Bearer "+alice)
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
 	if err != nil || resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("approve on instance A: %v %v", resp.StatusCode, err)
+		t.Fatalf("approve on instance B with A's form: %v %v", resp.StatusCode, err)
 	}
 	resp.Body.Close()
-	_, st := consoleGet(t, srv[1].URL, "/api/approvals/"+id, viewer)
+	_, st := consoleGet(t, srv[0].URL, "/api/approvals/"+id, viewer)
 	var one map[string]any
 	if json.Unmarshal([]byte(st), &one); one["status"] != "approved" || one["approver"] != "alice" {
-		t.Fatalf("instance B sees %s", st)
+		t.Fatalf("instance A sees %s", st)
 	}
-	if _, list := consoleGet(t, srv[1].URL, "/api/approvals", viewer); list != "[]" {
-		t.Fatalf("instance B still lists pending %s", list)
+	if _, list := consoleGet(t, srv[0].URL, "/api/approvals", viewer); list != "[]" {
+		t.Fatalf("instance A still lists pending %s", list)
 	}
 	if out, err := app.call(t, p); err != nil || out != "paid" {
 		t.Fatalf("retried call: %v %v", out, err)
@@ -239,12 +245,12 @@ func TestConsolePostgresInstances(t *testing.T) {
 	if _, err := app.call(t, p); err == nil {
 		t.Fatal("second retry ran")
 	}
-	_, timeline := consoleGet(t, srv[1].URL, "/sessions/sess-cli", viewer)
+	_, timeline := consoleGet(t, srv[0].URL, "/sessions/sess-cli", viewer)
 	if n := strings.Count(timeline, `data-verified="true"`); n != 4 || strings.Contains(timeline, `data-verified="false"`) {
 		t.Fatalf("timeline has %d verified records: %s", n, timeline)
 	}
 	// The console's own action log holds the approval, signed.
-	l, err := audit.OpenLog(filepath.Join(k.dir, "consolea.log"))
+	l, err := audit.OpenLog(filepath.Join(k.dir, "consoleb.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +260,7 @@ func TestConsolePostgresInstances(t *testing.T) {
 		return nil
 	})
 	if !approved {
-		t.Fatal("the approval is not in the console's log")
+		t.Fatal("the approval is not in instance B's log")
 	}
 }
 

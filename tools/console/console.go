@@ -72,6 +72,10 @@ type Config struct {
 	// Proxy, if set, also accepts users authenticated by a trusted proxy's
 	// identity headers (see [ProxyAuth]). Off by default.
 	Proxy *ProxyAuth
+	// CSRFSecret keys the CSRF tokens (at least 32 bytes). Instances behind
+	// one load balancer need the same secret, so that a form served by one
+	// is accepted by another; random per instance when empty.
+	CSRFSecret []byte
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 }
@@ -115,9 +119,15 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.BasePath = strings.TrimSuffix(cfg.BasePath, "/"); cfg.BasePath != "" && !strings.HasPrefix(cfg.BasePath, "/") {
 		return nil, errors.New("console: BasePath must start with /")
 	}
-	h := &Handler{cfg: cfg, secret: make([]byte, 32), mux: http.NewServeMux()}
-	if _, err := rand.Read(h.secret); err != nil {
-		return nil, err
+	h := &Handler{cfg: cfg, secret: append([]byte(nil), cfg.CSRFSecret...), mux: http.NewServeMux()}
+	switch {
+	case len(h.secret) == 0:
+		h.secret = make([]byte, 32)
+		if _, err := rand.Read(h.secret); err != nil {
+			return nil, err
+		}
+	case len(h.secret) < 32:
+		return nil, errors.New("console: CSRFSecret must be at least 32 bytes")
 	}
 	h.mux.HandleFunc("GET /{$}", h.inbox)
 	h.mux.HandleFunc("GET /approvals/{id}", h.request)
@@ -307,6 +317,9 @@ type reqView struct {
 	tools.ApprovalRequest
 	ArgsPretty string
 	Waiting    string
+	// Origin is the denial that filed the request, from the audit log: its
+	// session, prompt and delegation chain (nil when unknown).
+	Origin *audit.Event
 }
 
 func (h *Handler) viewOf(u *user) view {
@@ -326,9 +339,7 @@ func (h *Handler) inbox(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := h.viewOf(u)
-	for _, q := range reqs {
-		v.Requests = append(v.Requests, h.reqView(q))
-	}
+	v.Requests = h.withOrigins(reqs)
 	h.render(w, "inbox.html", v)
 }
 
@@ -340,8 +351,7 @@ func (h *Handler) request(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := h.viewOf(u)
-	rv := h.reqView(q)
-	v.Req = &rv
+	v.Req = &h.withOrigins([]tools.ApprovalRequest{q})[0]
 	h.render(w, "request.html", v)
 }
 

@@ -2,7 +2,10 @@ package console_test
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"io"
 	"net/http"
@@ -65,7 +68,9 @@ func buildFixture(t testing.TB, fileLog bool, mut func(*console.Config)) *fixtur
 		keys = note.VerifierList(verifier)
 		path := filepath.Join(t.TempDir(), "audit.log")
 		var err error
-		if f.alog, err = audit.OpenFile(path, audit.FileOptions{Signer: signer, CheckpointEvery: 1}); err != nil {
+		// Rotated every few records, after the console opened the log.
+		opts := audit.FileOptions{Signer: signer, CheckpointEvery: 1, MaxSegmentSize: 2048}
+		if f.alog, err = audit.OpenFile(path, opts); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { f.alog.Close() })
@@ -346,5 +351,35 @@ func TestZeroHandler(t *testing.T) {
 		if rec.Code != http.StatusServiceUnavailable {
 			t.Fatalf("zero handler: %d", rec.Code)
 		}
+	}
+}
+
+// Instances with one CSRFSecret issue the same CSRF token for a sign-in
+// token (HMAC-SHA256 of it under the secret), so a form served by one is
+// accepted by another; an instance with its own random secret does not.
+func TestSharedCSRFSecret(t *testing.T) {
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	shared := newFixtureWith(t, func(c *console.Config) { c.CSRFSecret = secret })
+	own := newFixture(t)
+	for _, f := range []*fixture{shared, own} {
+		tok := f.token(t, "alice", approver)
+		m := hmac.New(sha256.New, secret)
+		m.Write([]byte(tok))
+		want := base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+		if got := f.csrf(t, tok); (got == want) != (f == shared) {
+			t.Fatalf("shared secret %v: CSRF token %q, HMAC under the secret %q", f == shared, got, want)
+		}
+	}
+	k, _ := identity.GenerateKey(jose.EdDSA, "k")
+	iss, _ := identity.NewIssuer("https://sso.example", k, identity.IssuerOptions{})
+	ks, _ := identity.NewKeySet(iss.PublicKey())
+	v, _ := identity.NewVerifier("https://sso.example", "console", ks, identity.VerifierOptions{})
+	cfg := console.Config{Queue: tools.NewMemoryApprovals(nil), Verifier: v, Grants: iss, GrantAudience: []string{"x"}, Audit: &audit.Memory{}}
+	if _, err := console.New(cfg); err != nil {
+		t.Fatalf("valid config refused: %v", err)
+	}
+	cfg.CSRFSecret = []byte("short")
+	if _, err := console.New(cfg); err == nil {
+		t.Fatal("short CSRF secret accepted")
 	}
 }

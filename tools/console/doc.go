@@ -22,7 +22,8 @@
 // subject, tool, session, prompt, decision and time), GET /sessions/{id}
 // shows one session's timeline — decisions, outcomes, deciding rules and
 // reasons, grants and their approvers, secret names, redacted paths, digests
-// and any recorded arguments and outputs — and GET /identities lists each
+// and any recorded arguments and outputs, labels and history facts — and GET
+// /identities lists each
 // model identity seen, most recently seen first. Every timeline record is
 // proven on the server: an inclusion proof against the log's latest signed
 // checkpoint ([audit.Log.Prove]), checked with Config.LogKeys
@@ -47,7 +48,8 @@
 //     "approver" or "viewer". An identity with model or agent claims is a model
 //     and is never an approver.
 //   - Every POST carries a CSRF token (form field "csrf"), an HMAC of the
-//     caller's token under a per-console secret.
+//     caller's token under Config.CSRFSecret (shared by instances behind one
+//     load balancer; random per console when unset).
 //   - Pages are html/template (contextual escaping of everything from the log),
 //     served with a strict Content-Security-Policy allowing no inline script.
 //   - An approver cannot approve a request under their own subject

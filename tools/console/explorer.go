@@ -69,12 +69,23 @@ func parseTime(s string) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("time %q: use RFC 3339 (2026-12-02T10:00:00Z)", s)
 }
 
+// log reopens the configured log, so that segments rotated since the
+// console started are read too; if that fails it reads the log as opened.
+func (h *Handler) log() *audit.Log {
+	if segs := h.cfg.Log.Segments(); len(segs) > 0 {
+		if l, err := audit.OpenLog(segs[len(segs)-1]); err == nil {
+			return l
+		}
+	}
+	return h.cfg.Log
+}
+
 // query returns the most recent maxResults events f matches, in log order, and
 // whether there were more.
-func (h *Handler) query(f audit.Filter) ([]audit.Event, bool, error) {
+func (h *Handler) query(l *audit.Log, f audit.Filter) ([]audit.Event, bool, error) {
 	var out []audit.Event
 	more := false
-	err := h.cfg.Log.Query(f, func(e audit.Event) error {
+	err := l.Query(f, func(e audit.Event) error {
 		if len(out) == maxResults {
 			out, more = out[1:], true
 		}
@@ -96,7 +107,7 @@ func (h *Handler) search(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if v.Searched = r.URL.RawQuery != ""; v.Searched {
-		evs, more, err := h.query(f)
+		evs, more, err := h.query(h.log(), f)
 		if err != nil {
 			http.Error(w, "audit log unreadable", http.StatusServiceUnavailable)
 			return
@@ -113,7 +124,8 @@ func (h *Handler) search(w http.ResponseWriter, r *http.Request) {
 // record proven against the log's latest signed checkpoint.
 func (h *Handler) session(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	evs, more, err := h.query(audit.Filter{Session: id})
+	l := h.log()
+	evs, more, err := h.query(l, audit.Filter{Session: id})
 	if err != nil {
 		http.Error(w, "audit log unreadable", http.StatusServiceUnavailable)
 		return
@@ -122,7 +134,7 @@ func (h *Handler) session(w http.ResponseWriter, r *http.Request) {
 	for i, e := range evs {
 		rec := record{Event: e, Proof: "not checked: over the page's limit of proofs"}
 		if i < maxProofs {
-			rec = h.prove(e)
+			rec = h.prove(l, e)
 		}
 		rec.ArgsPretty, rec.OutPretty = prettyOpt(rec.Args), prettyOpt(rec.Output)
 		v.Records = append(v.Records, rec)
@@ -133,14 +145,14 @@ func (h *Handler) session(w http.ResponseWriter, r *http.Request) {
 // prove checks, on the server, that e is in the tree of the log's latest
 // checkpoint and that a known key signed that checkpoint. A proven record is
 // shown as the proof holds it; any failure leaves it unverified, saying why.
-func (h *Handler) prove(e audit.Event) record {
+func (h *Handler) prove(l *audit.Log, e audit.Event) record {
 	if e.Seq == 0 {
 		return record{Event: e, Proof: "unverified: the record has no sequence number"}
 	}
 	if h.cfg.LogKeys == nil {
 		return record{Event: e, Proof: "unverified: the console has no key for the log's checkpoints"}
 	}
-	p, err := h.cfg.Log.Prove(e.Seq)
+	p, err := l.Prove(e.Seq)
 	if err != nil {
 		if errors.Is(err, audit.ErrNotCovered) {
 			return record{Event: e, Proof: "unverified: not yet in a checkpoint"}
@@ -183,7 +195,7 @@ func identityKey(id *audit.Identity) string {
 // most recently seen first.
 func (h *Handler) identities(w http.ResponseWriter, r *http.Request) {
 	rows := map[string]*identityRow{}
-	err := h.cfg.Log.Events(func(e audit.Event) error {
+	err := h.log().Events(func(e audit.Event) error {
 		if e.Phase != audit.PhaseDecision || e.Identity.Subject == "" {
 			return nil
 		}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/modelguard/modelguard/audit"
 	"github.com/modelguard/modelguard/tools"
 	"github.com/modelguard/modelguard/tools/console"
 )
@@ -47,6 +48,9 @@ func TestSessionTimelineVerified(t *testing.T) {
 	f := newLogFixture(t)
 	runSession(t, f, "sess-1")
 	runSession(t, f, "sess-2") // another session's records stay out
+	if l, err := audit.OpenLog(f.alog.Name()); err != nil || len(l.Segments()) < 3 {
+		t.Fatalf("the log did not rotate after the console opened it: %v", err)
+	}
 	viewer := f.token(t, "victor", map[string]any{"roles": []any{"viewer"}})
 	code, body := f.do(t, "GET", "/sessions/sess-1", viewer, nil)
 	if code != 200 {
@@ -78,18 +82,28 @@ func TestSessionTimelineUnverified(t *testing.T) {
 	f := newLogFixture(t)
 	runSession(t, f, "sess-1")
 	f.alog.Flush()
-	name := f.alog.Name()
-	b, err := os.ReadFile(name)
+	l, err := audit.OpenLog(f.alog.Name())
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The first record of the session is the approval_required denial.
-	changed := bytes.Replace(b, []byte(`"approval_required"`), []byte(`"approval_requirex"`), 1)
-	if bytes.Equal(changed, b) {
-		t.Fatal("nothing to change")
+	// The first record of the session is the approval_required denial: change
+	// it in whichever segment holds it.
+	changed := false
+	for _, name := range l.Segments() {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := bytes.Replace(b, []byte(`"approval_required"`), []byte(`"approval_requirex"`), 1); !bytes.Equal(c, b) {
+			if err := os.WriteFile(name, c, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			changed = true
+			break
+		}
 	}
-	if err := os.WriteFile(name, changed, 0o600); err != nil {
-		t.Fatal(err)
+	if !changed {
+		t.Fatal("nothing to change")
 	}
 	viewer := f.token(t, "victor", map[string]any{"roles": []any{"viewer"}})
 	_, body := f.do(t, "GET", "/sessions/sess-1", viewer, nil)
@@ -177,5 +191,47 @@ func TestNoLogNoExplorer(t *testing.T) {
 	}
 	if _, body := f.do(t, "GET", "/", viewer, nil); strings.Contains(body, "/identities") {
 		t.Fatal("navigation links to absent pages")
+	}
+}
+
+// Session-aware decisions show their labels and the history facts they read.
+func TestTimelineHistory(t *testing.T) {
+	f := newLogFixture(t)
+	e := audit.Event{ID: "h1", Time: time.Now(), Phase: audit.PhaseDecision, Tool: "docs.read", Decision: audit.Allow,
+		SessionID: "sess-h", Labels: []string{"pii"}, History: &audit.HistoryUse{Session: &audit.HistoryFacts{ID: "sess-h",
+			Calls: 3, Labels: []string{"secret"}, Facts: []audit.HistoryFact{{Call: `count("payments.initiate")`, Value: 2}}}}}
+	if err := f.alog.Record(t.Context(), e); err != nil {
+		t.Fatal(err)
+	}
+	viewer := f.token(t, "victor", map[string]any{"roles": []any{"viewer"}})
+	_, body := f.do(t, "GET", "/sessions/sess-h", viewer, nil)
+	for _, want := range []string{`data-verified="true"`, "<code>pii</code>", "Session history", "3 calls", "<code>secret</code>",
+		"<code>count(&#34;payments.initiate&#34;)</code> = 2"} {
+		if !strings.Contains(body, want) {
+			t.Fatalf("timeline lacks %q:\n%s", want, body)
+		}
+	}
+}
+
+// The request page and the inbox show, from the audit log, the session and
+// prompt the call came from, linked to the session's timeline.
+func TestRequestOrigin(t *testing.T) {
+	f := newLogFixture(t)
+	_, err := f.callIn(t, "model:fin", "sess-o", payment{AmountCents: 7, Payee: "ACME"})
+	var de *tools.DeniedError
+	if !errors.As(err, &de) {
+		t.Fatal(err)
+	}
+	viewer := f.token(t, "victor", map[string]any{"roles": []any{"viewer"}})
+	for _, path := range []string{"/approvals/" + de.Approval.ID, "/"} {
+		_, body := f.do(t, "GET", path, viewer, nil)
+		if !strings.Contains(body, `<a href="/sessions/sess-o">sess-o</a> prompt turn-1`) {
+			t.Fatalf("%s: no origin:\n%s", path, body)
+		}
+	}
+	g := newFixture(t) // no log: no origin, and no broken link
+	id := g.file(t, payment{AmountCents: 7, Payee: "ACME"})
+	if _, body := g.do(t, "GET", "/approvals/"+id, g.token(t, "victor", map[string]any{"roles": []any{"viewer"}}), nil); strings.Contains(body, "/sessions/") {
+		t.Fatalf("origin without a log:\n%s", body)
 	}
 }
