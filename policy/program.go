@@ -38,6 +38,10 @@ type Program struct {
 	// shadowReads which histories the enforced and shadow rules read.
 	extra              map[*Rule]*ruleExtra
 	reads, shadowReads Reads
+	// eq indexes rules on an equality with a claim (see index.go); plain
+	// are the rules it does not index. Both empty: evaluate every rule.
+	eq    []eqIndex
+	plain []int32
 }
 
 type compiledRule struct {
@@ -57,13 +61,17 @@ type compiledRule struct {
 // file:line:col, the rule and the tool: a misspelled field is an error here, never a
 // silent deny at run time.
 func (s *Set) Compile(t Tool) (*Program, error) {
-	return s.compile(t, true)
+	return s.compile(t, compileMode{})
 }
 
-// compile is Compile; shared false compiles every rule afresh for t, as
-// before rules were shared between tools of one shape (kept for the tests
-// and benchmarks that hold the two to the same programs).
-func (s *Set) compile(t Tool, shared bool) (*Program, error) {
+// compileMode turns off what Compile does to save work, for the tests and
+// benchmarks that hold the programs to the plain ones: unshared compiles
+// every rule afresh for the tool, as before rules were shared between tools
+// of one shape; unindexed leaves out the equality index.
+type compileMode struct{ unshared, unindexed bool }
+
+func (s *Set) compile(t Tool, mode compileMode) (*Program, error) {
+	shared := !mode.unshared
 	if err := s.Ready(); err != nil {
 		return nil, err
 	}
@@ -114,6 +122,9 @@ func (s *Set) compile(t Tool, shared bool) (*Program, error) {
 		return nil, err
 	}
 	p.noPermit = []string{noPermitReason(t.Name, p.rules)}
+	if !mode.unindexed {
+		p.buildIndex()
+	}
 	return p, nil
 }
 
@@ -340,7 +351,17 @@ func (p *Program) Decide(ctx context.Context, in Input) Decision {
 	var buf [8]*compiledRule // stays on the stack: only Decide appends to it
 	permits, forbids := buf[:0:4], buf[4:4:8]
 	var t tally
-	for i := range p.rules {
+	var ibuf [16]int32
+	idx, indexed := p.candidates(act, ibuf[:0])
+	n := len(p.rules)
+	if indexed {
+		n = len(idx)
+	}
+	for k := range n {
+		i := k
+		if indexed {
+			i = int(idx[k])
+		}
 		c := &p.rules[i]
 		switch p.evalRule(ctx, &d, &t, c, act) {
 		case Permit:
