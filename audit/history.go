@@ -11,8 +11,7 @@ type HistoryUse struct {
 }
 
 // HistoryFacts is one history as a decision saw it: its fields, and the
-// results of the functions the rules called on it (Call such as
-// `count("payments.initiate")`, Value a number or a bool).
+// results of the functions the rules called on it.
 type HistoryFacts struct {
 	ID     string        `json:"id"`
 	Labels []string      `json:"labels"`
@@ -21,8 +20,12 @@ type HistoryFacts struct {
 	Facts  []HistoryFact `json:"facts,omitempty"`
 }
 
-// HistoryFact is one function result a decision read from a history.
+// HistoryFact is one function result a decision read from a history: Func
+// ("count", "seen", "approved") of Arg (a tool glob or a label) over Window
+// (0: the whole history) was Value (a number or a bool).
 type HistoryFact struct {
-	Call  string `json:"call"`
-	Value any    `json:"value"`
+	Func   string        `json:"func"`
+	Arg    string        `json:"arg"`
+	Window time.Duration `json:"window_ns,omitempty"`
+	Value  any           `json:"value"`
 }

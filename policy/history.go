@@ -73,30 +73,60 @@ type History struct {
 
 	st    *HistoryState
 	now   time.Time
-	memo  map[string]any // replay: the recorded results
+	memo  map[factKey]any // replay: the recorded results
 	facts []Fact
+	buf   [4]Fact
 }
 
-// Fact is one function result a decision read from a history, such as
-// Call `count("payments.initiate")` with Value int64(2).
+// Fact is one function result a decision read from a history: Func
+// ("count", "seen" or "approved") called with Arg (and Window, when the call
+// gave one) returned Value (an int64 or a bool). For example
+// session.count("payments.initiate") read 2: {count payments.initiate 0 2}.
 type Fact struct {
-	Call  string `json:"call"`
-	Value any    `json:"value"`
+	Func   string        `json:"func"`
+	Arg    string        `json:"arg"`
+	Window time.Duration `json:"window_ns,omitempty"`
+	Value  any           `json:"value"`
+}
+
+// String is the call as a rule writes it, with its result.
+func (f Fact) String() string { return f.call() + " = " + fmt.Sprint(f.Value) }
+
+func (f Fact) call() string {
+	if f.Window > 0 {
+		return fmt.Sprintf("%s(%q, duration(%q))", f.Func, f.Arg, f.Window.String())
+	}
+	return fmt.Sprintf("%s(%q)", f.Func, f.Arg)
+}
+
+type factKey struct {
+	fn, arg string
+	window  time.Duration
 }
 
 // NewHistory returns the view of st as of now (request.time).
 func NewHistory(st *HistoryState, now time.Time) *History {
+	h := new(History)
+	h.Reset(st, now)
+	return h
+}
+
+// Reset makes h the view of st as of now, as [NewHistory] does, reusing h.
+func (h *History) Reset(st *HistoryState, now time.Time) {
+	if h == nil {
+		return
+	}
 	if st == nil {
 		st = &HistoryState{}
 	}
-	h := &History{ID: st.ID, Labels: st.Labels, Calls: st.Calls, st: st, now: now}
+	*h = History{ID: st.ID, Labels: st.Labels, Calls: st.Calls, st: st, now: now}
+	h.facts = h.buf[:0]
 	if !st.First.IsZero() && now.After(st.First) {
 		h.Age = now.Sub(st.First)
 	}
 	if h.Labels == nil {
 		h.Labels = []string{}
 	}
-	return h
 }
 
 // ReplayHistory returns a history that answers from recorded facts only (see
@@ -104,12 +134,12 @@ func NewHistory(st *HistoryState, now time.Time) *History {
 // function whose result was not recorded fails, so its rule denies and the
 // replay reports it.
 func ReplayHistory(id string, labels []string, calls int64, age time.Duration, facts []Fact) *History {
-	h := &History{ID: id, Labels: slices.Clone(labels), Calls: calls, Age: age, memo: map[string]any{}}
+	h := &History{ID: id, Labels: slices.Clone(labels), Calls: calls, Age: age, memo: map[factKey]any{}}
 	if h.Labels == nil {
 		h.Labels = []string{}
 	}
 	for _, f := range facts {
-		h.memo[f.Call] = f.Value
+		h.memo[factKey{f.Func, f.Arg, f.Window}] = f.Value
 	}
 	return h
 }
@@ -123,13 +153,13 @@ func (h *History) Facts() []Fact {
 	return h.facts
 }
 
-func (h *History) note(call string, v any) {
+func (h *History) note(k factKey, v any) {
 	for _, f := range h.facts {
-		if f.Call == call {
+		if f.Func == k.fn && f.Arg == k.arg && f.Window == k.window {
 			return
 		}
 	}
-	h.facts = append(h.facts, Fact{Call: call, Value: v})
+	h.facts = append(h.facts, Fact{Func: k.fn, Arg: k.arg, Window: k.window, Value: v})
 }
 
 const historyType = "modelguard.History"
@@ -179,22 +209,18 @@ func historyArgs(lhs, rhs ref.Val) (*History, string, error) {
 	return h, string(s), nil
 }
 
-func callKey(name, key string, window time.Duration, windowed bool) string {
-	if !windowed {
-		return name + "(" + strconv.Quote(key) + ")"
-	}
-	return name + "(" + strconv.Quote(key) + ", " + window.String() + ")"
-}
-
 // eval answers one function: from the memo when replaying, else by scanning
 // the events, and notes the fact.
 func (h *History) eval(name, key string, window time.Duration, windowed bool, scan func() (any, error)) ref.Val {
-	call := callKey(name, key, window, windowed)
+	if windowed && window <= 0 {
+		return types.NewErrFromString(name + ": window must be positive")
+	}
+	k := factKey{name, key, window}
 	var v any
 	if h.memo != nil {
 		var ok bool
-		if v, ok = h.memo[call]; !ok {
-			return types.NewErrFromString("history fact " + call + " was not recorded")
+		if v, ok = h.memo[k]; !ok {
+			return types.NewErrFromString("history fact " + (Fact{Func: name, Arg: key, Window: window}).call() + " was not recorded")
 		}
 		switch n := v.(type) { // JSON numbers come back as float64
 		case float64:
@@ -203,22 +229,19 @@ func (h *History) eval(name, key string, window time.Duration, windowed bool, sc
 			v = int64(n)
 		}
 	} else {
-		if windowed && window <= 0 {
-			return types.NewErrFromString(call + ": window must be positive")
-		}
 		var err error
 		if v, err = scan(); err != nil {
-			return types.NewErrFromString(call + ": " + err.Error())
+			return types.NewErrFromString(name + "(" + strconv.Quote(key) + "): " + err.Error())
 		}
 	}
-	h.note(call, v)
+	h.note(k, v)
 	switch x := v.(type) {
 	case int64:
 		return types.Int(x)
 	case bool:
 		return types.Bool(x)
 	}
-	return types.NewErrFromString(call + ": recorded value is not " + name + "'s type")
+	return types.NewErrFromString(name + ": recorded value is not of its type")
 }
 
 // since is where a scan starts: the window's start, or the whole history; an

@@ -221,14 +221,14 @@ func TestHistoryReplay(t *testing.T) {
 		t.Fatalf("live: %v", d.Reasons)
 	}
 	facts := h.Facts()
-	if len(facts) != 1 || facts[0].Call != `count("payments.initiate")` || facts[0].Value != int64(1) {
+	if len(facts) != 1 || facts[0].String() != `count("payments.initiate") = 1` || facts[0].Value != int64(1) {
 		t.Fatalf("facts = %+v", facts)
 	}
-	in.Session = policy.ReplayHistory(h.ID, h.Labels, h.Calls, h.Age, []policy.Fact{{Call: facts[0].Call, Value: float64(1)}})
+	in.Session = policy.ReplayHistory(h.ID, h.Labels, h.Calls, h.Age, []policy.Fact{{Func: "count", Arg: "payments.initiate", Value: float64(1)}})
 	if d := prog.Decide(context.Background(), in); !d.Allowed {
 		t.Fatalf("replay: %v", d.Reasons)
 	}
-	in.Session = policy.ReplayHistory(h.ID, h.Labels, h.Calls, h.Age, []policy.Fact{{Call: facts[0].Call, Value: float64(3)}})
+	in.Session = policy.ReplayHistory(h.ID, h.Labels, h.Calls, h.Age, []policy.Fact{{Func: "count", Arg: "payments.initiate", Value: float64(3)}})
 	if d := prog.Decide(context.Background(), in); d.Allowed {
 		t.Fatal("replay with 3 payments allowed")
 	}

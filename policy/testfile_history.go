@@ -17,7 +17,7 @@ import (
 //	    - {tool: web.fetch, labels: [untrusted], ago: 5m}
 //	    - {tool: payments.initiate, ago: 1m, approved: true}
 //	history:
-//	  facts: [{call: 'seen("customer_pii", 24h0m0s)', value: true}]
+//	  facts: [{func: seen, arg: customer_pii, window_ns: 86400000000000, value: true}]
 //
 // A case that states no history decides with an empty one: a fresh session.
 type CaseHistory struct {

@@ -50,15 +50,15 @@ func (g *Guard[In, Out]) decideInSession(ctx context.Context, prog *policy.Progr
 	reads, shadow := prog.Reads()
 	key := SessionKey{Session: c.req.SessionID, Principal: principalOf(claims)}
 	for attempt := 0; ; attempt++ {
-		var snap *SessionSnapshot
+		var st *sessionState
 		if reads.Any() || shadow.Any() {
-			if snap, de = g.loadHistory(ctx, store, key, reads, shadow, c, &pin); de != nil {
+			if st, de = g.loadHistory(ctx, store, key, reads, shadow, c, &pin); de != nil {
 				return base, d, nil, nil, de
 			}
 		}
 		base = prog.Decide(ctx, pin)
 		d, cands, why = g.elevate(ctx, prog, claims, c, pin, base)
-		c.ev.History = historyUse(pin)
+		c.ev.History = st.record(pin)
 		if !d.Allowed || (d.Obligations.Approval && len(cands) == 0) {
 			return base, d, cands, why, nil // nothing runs: nothing is recorded
 		}
@@ -66,7 +66,7 @@ func (g *Guard[In, Out]) decideInSession(ctx context.Context, prog *policy.Progr
 		ev := SessionEvent{Time: c.start, Tool: g.tool.Name, Labels: labels, Approved: len(cands) > 0}
 		var check *SessionSnapshot
 		if reads.Any() {
-			check = snap
+			check = &st.snap
 		}
 		err := store.Append(ctx, key, ev, check)
 		switch {
@@ -95,7 +95,7 @@ func (g *Guard[In, Out]) decideInSession(ctx context.Context, prog *policy.Progr
 // loadHistory reads the histories the rules need (one store read) into pin.
 // A failure denies when enforced rules read them; shadow rules alone get no
 // history, so they fail (and report it) without changing the decision.
-func (g *Guard[In, Out]) loadHistory(ctx context.Context, store SessionStore, key SessionKey, reads, shadow policy.Reads, c *call, pin *policy.Input) (*SessionSnapshot, *DeniedError) {
+func (g *Guard[In, Out]) loadHistory(ctx context.Context, store SessionStore, key SessionKey, reads, shadow policy.Reads, c *call, pin *policy.Input) (*sessionState, *DeniedError) {
 	all := reads.Or(shadow)
 	var lk SessionKey
 	if all.Session {
@@ -120,13 +120,26 @@ func (g *Guard[In, Out]) loadHistory(ctx context.Context, store SessionStore, ke
 		return nil, &DeniedError{Code: CodeSessionUnavailable, Err: ErrSessionStore, Cause: err,
 			Messages: []string{"session history is unavailable"}, Reasons: []string{"session store: " + err.Error()}}
 	}
+	st := &sessionState{snap: snap}
 	if lk.Session != "" {
-		pin.Session = policy.NewHistory(&snap.Session, c.req.Time)
+		st.sess.Reset(&st.snap.Session, c.req.Time)
+		pin.Session = &st.sess
 	}
 	if lk.Principal != "" {
-		pin.Principal = policy.NewHistory(&snap.Principal, c.req.Time)
+		st.prin.Reset(&st.snap.Principal, c.req.Time)
+		pin.Principal = &st.prin
 	}
-	return &snap, nil
+	return st, nil
+}
+
+// sessionState is what one decision read of its histories, and the audit
+// record of it, in one allocation.
+type sessionState struct {
+	snap       SessionSnapshot
+	sess, prin policy.History
+	use        audit.HistoryUse
+	sf, pf     audit.HistoryFacts
+	facts      [4]audit.HistoryFact
 }
 
 // outputLabels are the labels the call's output carries.
@@ -143,23 +156,37 @@ func (g *Guard[In, Out]) outputLabels(d policy.Decision) []string {
 	return out
 }
 
-// historyUse is the audit record of what the decision read.
-func historyUse(pin policy.Input) *audit.HistoryUse {
-	if pin.Session == nil && pin.Principal == nil {
+// record is the audit record of what the decision read: nil when it read
+// nothing.
+func (st *sessionState) record(pin policy.Input) *audit.HistoryUse {
+	if st == nil || (pin.Session == nil && pin.Principal == nil) {
 		return nil
 	}
-	return &audit.HistoryUse{Session: historyFacts(pin.Session), Principal: historyFacts(pin.Principal)}
+	facts := st.facts[:0]
+	st.use = audit.HistoryUse{}
+	if h := pin.Session; h != nil {
+		st.sf, facts = historyFacts(h, facts)
+		st.use.Session = &st.sf
+	}
+	if h := pin.Principal; h != nil {
+		st.pf, facts = historyFacts(h, facts)
+		st.use.Principal = &st.pf
+	}
+	return &st.use
 }
 
-func historyFacts(h *policy.History) *audit.HistoryFacts {
-	if h == nil {
-		return nil
-	}
-	f := &audit.HistoryFacts{ID: h.ID, Labels: h.Labels, Calls: h.Calls, Age: h.Age}
+// historyFacts is h as recorded; its facts are appended to buf and the
+// record's Facts is the part appended.
+func historyFacts(h *policy.History, buf []audit.HistoryFact) (audit.HistoryFacts, []audit.HistoryFact) {
+	n := len(buf)
 	for _, x := range h.Facts() {
-		f.Facts = append(f.Facts, audit.HistoryFact{Call: x.Call, Value: x.Value})
+		buf = append(buf, audit.HistoryFact{Func: x.Func, Arg: x.Arg, Window: x.Window, Value: x.Value})
 	}
-	return f
+	f := audit.HistoryFacts{ID: h.ID, Labels: h.Labels, Calls: h.Calls, Age: h.Age}
+	if len(buf) > n {
+		f.Facts = buf[n:len(buf):len(buf)]
+	}
+	return f, buf
 }
 
 // Label records that content carrying labels entered the model's context in

@@ -57,7 +57,12 @@ type sessFixture struct {
 
 func newSessFixture(t testing.TB, src string, store tools.SessionStore) *sessFixture {
 	t.Helper()
-	f := &sessFixture{sink: &audit.Memory{}, store: store}
+	f := &sessFixture{sink: &audit.Memory{}}
+	return f.build(t, src, store, f.sink)
+}
+
+func (f *sessFixture) build(t testing.TB, src string, store tools.SessionStore, sink audit.Sink) *sessFixture {
+	f.store = store
 	start := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
 	f.now.Store(&start)
 	clock := func() time.Time { return *f.now.Load() }
@@ -82,7 +87,7 @@ func newSessFixture(t testing.TB, src string, store tools.SessionStore) *sessFix
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.enf, err = tools.NewEnforcer(v, set, f.sink, tools.Options{Now: clock, Sessions: store})
+	f.enf, err = tools.NewEnforcer(v, set, sink, tools.Options{Now: clock, Sessions: store})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +211,7 @@ func TestSessionPayments(t *testing.T) {
 	for _, ev := range f.sink.Events() {
 		if ev.Phase == audit.PhaseDecision && ev.Tool == "payments.initiate" && ev.Decision == audit.Allow {
 			h := ev.History.Session
-			if len(h.Facts) != 1 || h.Facts[0].Call != `count("payments.initiate")` {
+			if len(h.Facts) != 1 || h.Facts[0].Func != "count" || h.Facts[0].Arg != "payments.initiate" {
 				t.Fatalf("facts %+v", h.Facts)
 			}
 		}

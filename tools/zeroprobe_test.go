@@ -96,7 +96,7 @@ var probeTypes = []any{
 	(*policy.Rule)(nil), (*policy.RuleBudget)(nil), (*policy.RuleLimit)(nil), (*policy.RuleTrace)(nil),
 	(*policy.Set)(nil), (*policy.ShadowResult)(nil), (*policy.Step)(nil), (*policy.Tool)(nil),
 	(*policy.Variable)(nil), (*policy.Warning)(nil), (*policy.WatchOptions)(nil),
-	(*policy.Fact)(nil), (*policy.History)(nil), (*policy.HistoryEvent)(nil), (*policy.HistoryState)(nil), (*policy.Reads)(nil),
+	(*policy.CaseEvent)(nil), (*policy.CaseHistory)(nil), (*policy.Fact)(nil), (*policy.History)(nil), (*policy.HistoryEvent)(nil), (*policy.HistoryState)(nil), (*policy.Reads)(nil),
 
 	(*tools.Answer)(nil), (*tools.ApprovalOptions)(nil), (*tools.ApprovalQueue)(nil), (*tools.ApprovalRequest)(nil),
 	(*tools.Approvals)(nil), (*tools.Call)(nil), (*tools.DeniedError)(nil), (*tools.Enforcer)(nil),

@@ -166,7 +166,7 @@ func replayHistory(h *audit.HistoryFacts) *policy.History {
 	}
 	facts := make([]policy.Fact, len(h.Facts))
 	for i, f := range h.Facts {
-		facts[i] = policy.Fact{Call: f.Call, Value: f.Value}
+		facts[i] = policy.Fact{Func: f.Func, Arg: f.Arg, Window: f.Window, Value: f.Value}
 	}
 	return policy.ReplayHistory(h.ID, h.Labels, h.Calls, h.Age, facts)
 }
