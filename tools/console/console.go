@@ -196,6 +196,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.StripPrefix("/static/", http.FileServerFS(mustSub())).ServeHTTP(w, r)
 		return
 	}
+	// A browser says when a request comes from another site: refuse every
+	// such POST, sign-in included (login CSRF), before anything else.
+	if r.Method == http.MethodPost && r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+		http.Error(w, "forbidden: cross-site request", http.StatusForbidden)
+		return
+	}
 	if r.Method == http.MethodPost && r.URL.Path == "/login" {
 		h.login(w, r)
 		return

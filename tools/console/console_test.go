@@ -383,3 +383,28 @@ func TestSharedCSRFSecret(t *testing.T) {
 		t.Fatal("short CSRF secret accepted")
 	}
 }
+
+// A POST a browser marks as cross-site is refused, sign-in included.
+func TestCrossSitePost(t *testing.T) {
+	f := newFixture(t)
+	alice := f.token(t, "alice", approver)
+	id := f.file(t, payment{AmountCents: 1, Payee: "X"})
+	csrf := f.csrf(t, alice)
+	for _, path := range []string{"/login", "/approvals/" + id + "/approve"} {
+		req, _ := http.NewRequest("POST", f.srv.URL+path, strings.NewReader(url.Values{"token": {alice}, "csrf": {csrf}, "ttl": {"5m"}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Authorization", "Bearer "+alice)
+		req.Header.Set("Sec-Fetch-Site", "cross-site")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden || resp.Header.Get("Set-Cookie") != "" {
+			t.Fatalf("cross-site POST %s: %d %q", path, resp.StatusCode, resp.Header.Get("Set-Cookie"))
+		}
+	}
+	if r, _ := f.queue.Get(context.Background(), id); r.Status != tools.StatusPending {
+		t.Fatalf("cross-site approve decided the request: %s", r.Status)
+	}
+}

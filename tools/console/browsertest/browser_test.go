@@ -299,3 +299,42 @@ func TestViewerCSRFAndInjection(t *testing.T) {
 		t.Fatalf("approve with CSRF token: status %d, request %s", status, r.Status)
 	}
 }
+
+// A request page open in the browser follows a decision made elsewhere (on
+// another instance) without reload: the form goes, the status changes. Then
+// the approver grants a temporary elevation through the page, and calls with
+// other arguments within its constraint run.
+func TestLiveRequestPageAndElevation(t *testing.T) {
+	a := newApp(t)
+	id := a.file(t, "sess-l", payment{AmountCents: 100, Payee: "ACME"})
+	ctx := browser(t)
+	login(t, ctx, a.srv.URL, a.person(t, "alice", console.RoleApprover))
+	do(t, ctx, "request page", chromedp.Navigate(a.srv.URL+"/approvals/"+id), chromedp.WaitVisible(chromedp.CSS("#approve")))
+	value(t, ctx, "mark the page", chromedp.Evaluate[int](`window.__loadedOnce = 1`))
+	if err := a.queue.Deny(context.Background(), id, "carol", "decided on another instance"); err != nil {
+		t.Fatal(err)
+	}
+	do(t, ctx, "live decision", chromedp.WaitNotPresent(chromedp.CSS("#approve")))
+	if status, same := text(t, ctx, "#status"), value(t, ctx, "no reload", chromedp.Evaluate[bool](`window.__loadedOnce === 1`)); status != "denied" || !same {
+		t.Fatalf("after a decision elsewhere: status %q, same page %v", status, same)
+	}
+	shot(t, ctx, "1-denied-elsewhere")
+
+	id = a.file(t, "sess-l", payment{AmountCents: 200, Payee: "ACME"})
+	do(t, ctx, "elevate", chromedp.Navigate(a.srv.URL+"/approvals/"+id), chromedp.WaitVisible(chromedp.CSS("#approve")),
+		chromedp.Click(chromedp.CSS("#kind-elevate")), chromedp.SetValue(chromedp.CSS("#ttl"), "10m"),
+		chromedp.SendKeys(chromedp.CSS("#constraint"), "args.amount_cents <= 5000"),
+		chromedp.Click(chromedp.CSS("#approve")), chromedp.WaitNotPresent(chromedp.CSS("#approve")))
+	if status := text(t, ctx, "#status"); status != "approved" {
+		t.Fatalf("elevation: status %q", status)
+	}
+	shot(t, ctx, "2-elevated")
+	for _, p := range []payment{{200, "ACME"}, {4999, "Other"}, {5000, "Third"}} {
+		if out, err := a.call(t, "sess-l", p); err != nil || out != "paid" {
+			t.Fatalf("call %+v under the elevation: %q %v", p, out, err)
+		}
+	}
+	if _, err := a.call(t, "sess-l", payment{5001, "ACME"}); err == nil {
+		t.Fatal("a call outside the elevation's constraint ran")
+	}
+}
