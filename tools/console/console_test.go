@@ -190,6 +190,11 @@ func (f *fixture) csrf(t *testing.T, tok string) string {
 
 var approver = map[string]any{"roles": []any{"approver"}}
 
+// identityClaims are a console user's claims with one role.
+func identityClaims(sub, role string) identity.Claims {
+	return identity.Claims{Subject: sub, Audience: []string{"console"}, Raw: map[string]any{"roles": []any{role}}}
+}
+
 // The whole flow over HTTP: denied approval_required, approver sees exact
 // arguments, approves, the retried call runs once, a second retry is refused,
 // and the approval is in the audit log with the approver.

@@ -199,14 +199,14 @@ func TestTimelineHistory(t *testing.T) {
 	f := newLogFixture(t)
 	e := audit.Event{ID: "h1", Time: time.Now(), Phase: audit.PhaseDecision, Tool: "docs.read", Decision: audit.Allow,
 		SessionID: "sess-h", Labels: []string{"pii"}, History: &audit.HistoryUse{Session: &audit.HistoryFacts{ID: "sess-h",
-			Calls: 3, Labels: []string{"secret"}, Facts: []audit.HistoryFact{{Call: `count("payments.initiate")`, Value: 2}}}}}
+			Calls: 3, Labels: []string{"secret"}, Facts: []audit.HistoryFact{{Func: "count", Arg: "payments.initiate", Window: time.Hour, Value: 2}}}}}
 	if err := f.alog.Record(t.Context(), e); err != nil {
 		t.Fatal(err)
 	}
 	viewer := f.token(t, "victor", map[string]any{"roles": []any{"viewer"}})
 	_, body := f.do(t, "GET", "/sessions/sess-h", viewer, nil)
 	for _, want := range []string{`data-verified="true"`, "<code>pii</code>", "Session history", "3 calls", "<code>secret</code>",
-		"<code>count(&#34;payments.initiate&#34;)</code> = 2"} {
+		"<code>count(&#34;payments.initiate&#34;, 1h0m0s)</code> = 2"} {
 		if !strings.Contains(body, want) {
 			t.Fatalf("timeline lacks %q:\n%s", want, body)
 		}
