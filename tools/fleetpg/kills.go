@@ -132,8 +132,16 @@ func (k *Kills) Stopped(ctx context.Context, c *identity.Claims, tool string) (*
 }
 
 // Refresh reloads the active kills into the view.
-func (k *Kills) Refresh(ctx context.Context) error {
-	kills, err := k.List(ctx)
+func (k *Kills) Refresh(ctx context.Context) error { return k.refresh(ctx, k.db) }
+
+// refresh reloads the view through q: Run's listening connection, so that a
+// notification is acted on at once even when every pooled connection is
+// busy with calls.
+func (k *Kills) refresh(ctx context.Context, q querier) error {
+	if k == nil || k.db == nil {
+		return errNotBuilt
+	}
+	kills, err := k.list(ctx, q)
 	if err != nil {
 		k.mu.Lock()
 		k.lastErr = err
@@ -184,7 +192,7 @@ func (k *Kills) listen(ctx context.Context) error {
 			conn.Conn().Close(uctx)
 		}
 	}()
-	if err := k.Refresh(ctx); err != nil { // whatever was missed while not listening
+	if err := k.refresh(ctx, conn); err != nil { // whatever was missed while not listening
 		return err
 	}
 	for {
@@ -197,7 +205,7 @@ func (k *Kills) listen(ctx context.Context) error {
 		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 			return err
 		}
-		if err := k.Refresh(ctx); err != nil {
+		if err := k.refresh(ctx, conn); err != nil {
 			return err
 		}
 	}
@@ -258,8 +266,19 @@ RETURNING id, scope, value, by, reason, at`, pgx.Identifier{k.table}.Sanitize())
 }
 
 // List returns the active kills, oldest first.
-func (k *Kills) List(ctx context.Context) ([]tools.Kill, error) {
-	rows, err := k.db.Query(ctx, fmt.Sprintf(`SELECT id, scope, value, by, reason, at FROM %s WHERE lifted_at IS NULL ORDER BY id`,
+func (k *Kills) List(ctx context.Context) ([]tools.Kill, error) { return k.list(ctx, k.db) }
+
+var errNotBuilt = errors.New("fleetpg: Kills not built by NewKills")
+
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+func (k *Kills) list(ctx context.Context, q querier) ([]tools.Kill, error) {
+	if k == nil || k.db == nil {
+		return nil, errNotBuilt
+	}
+	rows, err := q.Query(ctx, fmt.Sprintf(`SELECT id, scope, value, by, reason, at FROM %s WHERE lifted_at IS NULL ORDER BY id`,
 		pgx.Identifier{k.table}.Sanitize()))
 	if err != nil {
 		return nil, fmt.Errorf("fleetpg: list kill switches: %w", err)

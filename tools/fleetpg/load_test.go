@@ -107,7 +107,9 @@ func TestFleetLoadWorker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.Close()
+	// Stop Run (which holds the listening connection) before closing the pool,
+	// which waits for every connection to come back.
+	defer func() { cancel(); p.Close() }()
 	kills, err := fleetpg.NewKills(ctx, p, fleetpg.KillOptions{Prefix: cfg.Prefix, Poll: 200 * time.Millisecond, MaxStale: time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -136,8 +138,27 @@ func TestFleetLoadWorker(t *testing.T) {
 	}
 	time.Sleep(time.Until(cfg.Start))
 	end := cfg.Start.Add(cfg.Duration)
-	calls := make([][]loadCall, loadCallers)
+	calls := make([][]loadCall, loadCallers+1)
 	var wg sync.WaitGroup
+	// The probe asks the kill switch every 200µs, as a call would: the first
+	// answer that stops is when this instance stopped; the first that lets
+	// through after it, when it resumed.
+	wg.Go(func() {
+		probe := loadCall{S: -1, E: -1, Code: "probe", ID: "probe"}
+		c := &identity.Claims{Issuer: "iss", Subject: "probe", Agent: "bot", Tenant: "acme"}
+		for time.Now().Before(end) {
+			k, err := kills.Stopped(ctx, c, "read")
+			now := int64(time.Since(cfg.Start))
+			switch {
+			case err == nil && k != nil && probe.S < 0:
+				probe.S = now
+			case err == nil && k == nil && probe.S >= 0 && probe.E < 0:
+				probe.E = now
+			}
+			time.Sleep(200 * time.Microsecond)
+		}
+		calls[loadCallers] = []loadCall{probe}
+	})
 	for c := range loadCallers {
 		wg.Go(func() {
 			rng := rand.New(rand.NewPCG(uint64(cfg.Index), uint64(c)))
@@ -270,7 +291,7 @@ func TestFleetLoad(t *testing.T) {
 	for i := range loadProcs {
 		cfg := loadConfig{Index: i, DSN: priv, Prefix: pre, Schema: schema, Start: start, Out: filepath.Join(dir, fmt.Sprint(i)), Duration: loadRun}
 		raw, _ := json.Marshal(cfg)
-		cmd := exec.Command(os.Args[0], "-test.run=^TestFleetLoadWorker$", "-test.count=1", "-test.timeout=2m")
+		cmd := exec.Command(os.Args[0], "-test.run=^TestFleetLoadWorker$", "-test.count=1", "-test.timeout=1m")
 		cmd.Env = append(os.Environ(), "MODELGUARD_FLEET_WORKER="+string(raw))
 		// Not the test's own stdout: go test -json would read the worker's
 		// "PASS" as this binary's.
@@ -336,8 +357,21 @@ func checkFleet(t *testing.T, ctx context.Context, sink *auditpg.Sink, calls [][
 	total := 0
 	var lats []time.Duration
 	for w, cs := range calls {
-		stopped, resumed := time.Duration(-1), time.Duration(-1)
+		var probe loadCall
 		for _, c := range cs {
+			if c.Code == "probe" {
+				probe = c
+			}
+		}
+		stopped, resumed := time.Duration(probe.S)-ft.kill, time.Duration(probe.E)-ft.lift
+		if probe.S < 0 || probe.E < 0 || stopped < 0 || resumed < 0 {
+			t.Fatalf("worker %d: the kill switch never stopped (%v) or never resumed (%v) it", w, time.Duration(probe.S), time.Duration(probe.E))
+		}
+		killed := 0
+		for _, c := range cs {
+			if c.Code == "probe" {
+				continue
+			}
 			total++
 			codes[c.Code]++
 			s, e := time.Duration(c.S), time.Duration(c.E)
@@ -354,26 +388,24 @@ func checkFleet(t *testing.T, ctx context.Context, sink *auditpg.Sink, calls [][
 			if c.Code == tools.CodeKilled && s < ft.kill {
 				t.Errorf("worker %d: call %s killed before the kill switch was activated", w, c.ID)
 			}
-			if c.Code == tools.CodeKilled && stopped < 0 {
-				stopped = e - ft.kill
+			if c.Code == tools.CodeKilled {
+				killed++
 			}
-			if stopped >= 0 && c.Code == "ok" && s > ft.kill+stopped && s < ft.lift {
+			if c.Code == "ok" && s > ft.kill+stopped && s < ft.lift {
 				t.Errorf("worker %d: call %s allowed after the kill switch stopped the instance", w, c.ID)
-			}
-			if c.Code == "ok" && s > ft.lift && resumed < 0 {
-				resumed = s - ft.lift
 			}
 			if c.Code == "ok" && s > ft.downFrom && e < ft.downTo {
 				t.Errorf("worker %d: call %s allowed while PostgreSQL was down", w, c.ID)
 			}
 		}
-		if stopped < 0 || resumed < 0 {
-			t.Fatalf("worker %d: never stopped (%v) or never resumed (%v) by the kill switch", w, stopped, resumed)
+		if killed == 0 {
+			t.Errorf("worker %d: no call was denied as killed", w)
 		}
 		if stopped > loadKillBound {
 			t.Errorf("worker %d: the kill switch took %v to stop it (bound %v)", w, stopped, loadKillBound)
 		}
-		t.Logf("worker %d: %d calls; kill switch stopped it %v after activation, lift resumed it after %v", w, len(cs), stopped.Round(time.Microsecond), resumed.Round(time.Microsecond))
+		t.Logf("worker %d: %d calls; kill switch stopped it %v after activation (%d calls denied as killed), lift resumed it after %v",
+			w, len(cs)-1, stopped.Round(time.Microsecond), killed, resumed.Round(time.Microsecond))
 	}
 	if searches != loadBurst {
 		t.Errorf("the fleet allowed %d searches; one instance allows %d", searches, loadBurst)
@@ -384,7 +416,7 @@ func checkFleet(t *testing.T, ctx context.Context, sink *auditpg.Sink, calls [][
 	down := 0
 	for _, cs := range calls {
 		for _, c := range cs {
-			if time.Duration(c.S) > ft.downFrom && time.Duration(c.E) < ft.downTo {
+			if c.Code != "probe" && time.Duration(c.S) > ft.downFrom && time.Duration(c.E) < ft.downTo {
 				down++
 			}
 		}
