@@ -49,6 +49,8 @@ var probeFuncs = map[string]any{
 	"policy.Parse": policy.Parse, "policy.ParseCases": policy.ParseCases, "policy.ParsePath": policy.ParsePath,
 	"policy.ParseRate": policy.ParseRate, "policy.ValidPattern": policy.ValidPattern, "policy.ValidScope": policy.ValidScope, "policy.Watch": policy.Watch,
 
+	"access.BuildReport": access.BuildReport, "access.DefaultMapping": access.DefaultMapping,
+	"access.DefaultMappingYAML": access.DefaultMappingYAML, "access.ParseMapping": access.ParseMapping,
 	"access.Claims": access.Claims, "access.NewUsage": access.NewUsage, "access.ParseClaims": access.ParseClaims,
 	"access.Input": access.Input, "access.ReadUsage": access.ReadUsage, "access.Suggest": access.Suggest,
 	"access.Tools": access.Tools, "access.Unused": access.Unused,
@@ -86,7 +88,9 @@ var probeTypes = []any{
 	(*access.Identity)(nil), (*access.InventoryOptions)(nil), (*access.Key)(nil), (*access.Path)(nil),
 	(*access.Tool)(nil), (*access.UnusedOptions)(nil), (*access.Usage)(nil), (*access.WideArg)(nil),
 	(*access.Change)(nil), (*access.FileDiff)(nil), (*access.Flip)(nil), (*access.Replay)(nil),
-	(*access.Suggestion)(nil), (*access.SuggestOptions)(nil),
+	(*access.Suggestion)(nil), (*access.SuggestOptions)(nil), (*access.Approval)(nil), (*access.Control)(nil),
+	(*access.ControlRow)(nil), (*access.Mapping)(nil), (*access.Report)(nil), (*access.ReportOptions)(nil),
+	(*access.Series)(nil), (*access.Tally)(nil), (*access.Timeline)(nil),
 
 	(*policy.Budget)(nil), (*policy.Case)(nil), (*policy.CaseRequest)(nil), (*policy.CaseResult)(nil),
 	(*policy.Decision)(nil), (*policy.Effect)(nil), (*policy.Error)(nil), (*policy.Clause)(nil), (*policy.Expect)(nil),

@@ -134,6 +134,9 @@ func message(e *audit.Event) string {
 // skipped; any other line that is not a record fails with [ErrRecord].
 func Export(w io.Writer, log *audit.Log, opts Options) (int, error) {
 	segs := log.Segments()
+	if w == nil {
+		return 0, errors.New("ocsf: Export: nil writer")
+	}
 	if len(segs) == 0 {
 		return 0, fmt.Errorf("ocsf: no log: %w", audit.ErrNotReady)
 	}

@@ -26,6 +26,7 @@ func accessCommands() []command {
 		{name: "inventory", summary: "every model identity an audit log saw, and what it called", run: runAccessInventory},
 		{name: "unused", summary: "entitlements the policy grants that the audit log shows unused", run: runAccessUnused},
 		{name: "suggest", summary: "draft a narrower policy from observed use, proven by replaying the log", run: runAccessSuggest},
+		{name: "report", summary: "write a self-contained HTML compliance report and its JSON", run: runAccessReport},
 	}
 }
 

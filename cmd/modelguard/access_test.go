@@ -19,9 +19,9 @@ func fixture(name string) (log, pol string) {
 
 func TestAccessHelp(t *testing.T) {
 	t.Parallel()
-	for _, sub := range []string{"who-can", "what-can", "inventory", "unused", "suggest"} {
+	for _, sub := range []string{"who-can", "what-can", "inventory", "unused", "suggest", "report"} {
 		code, out, _ := runCLI(t, "access", sub, "-h")
-		if code != exitOK || !strings.Contains(out, "usage: modelguard access "+sub) || !strings.Contains(out, "-json") {
+		if code != exitOK || !strings.Contains(out, "usage: modelguard access "+sub) || !(strings.Contains(out, "-json") || sub == "report") {
 			t.Errorf("%s -h: %d %q", sub, code, out)
 		}
 	}
@@ -175,5 +175,34 @@ func TestAccessSuggest(t *testing.T) {
 	var s access.Suggestion
 	if code != exitOK || json.Unmarshal([]byte(out), &s) != nil || len(s.Changes) != 0 || !s.Safe() {
 		t.Errorf("second run: %d %s", code, out)
+	}
+}
+
+func TestAccessReport(t *testing.T) {
+	t.Parallel()
+	log, pol := fixture("finance")
+	dir := t.TempDir()
+	mapping := writeFile(t, dir, "sox.yaml", "controls:\n  - {tag: SOX-ITGC-CHANGE, framework: SOX ITGC, id: CM-1, title: \"Changes are approved\"}\n")
+	out := filepath.Join(dir, "r.html")
+	code, stdout, errOut := runCLI(t, "access", "report", "-audit", log, "-mapping", mapping, "-o", out, pol)
+	if code != exitOK || !strings.Contains(stdout, "report: "+out) {
+		t.Fatalf("%d %s %s", code, stdout, errOut)
+	}
+	html, _ := os.ReadFile(out)
+	if !strings.Contains(string(html), "Changes are approved") || !strings.Contains(string(html), "ASI03") {
+		t.Errorf("report lacks the extended mapping")
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "r.json"))
+	var r access.Report
+	if err != nil || json.Unmarshal(b, &r) != nil || r.Decisions.Total() != 7 || len(r.Controls) != 3 {
+		t.Errorf("json: %v %+v", err, r)
+	}
+	code, stdout, _ = runCLI(t, "access", "report", "-print-mapping")
+	if code != exitOK || !strings.Contains(stdout, "ASI10") || !strings.Contains(stdout, "NHI10") {
+		t.Errorf("-print-mapping: %d", code)
+	}
+	bad := writeFile(t, dir, "bad.yaml", "controls:\n  - {tag: x}\n")
+	if code, _, _ := runCLI(t, "access", "report", "-audit", log, "-mapping", bad, "-o", out, pol); code != exitFail {
+		t.Errorf("bad mapping: %d", code)
 	}
 }
