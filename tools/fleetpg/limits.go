@@ -199,10 +199,11 @@ func (l *Limits) Take(ctx context.Context, k tools.LimitKey, lim policy.Limit, n
 	if l == nil || l.db == nil {
 		return nil, 0, errors.New("fleetpg: Limits not built by NewLimits")
 	}
-	if !(lim.Rate > 0) || math.IsInf(lim.Rate, 0) {
-		return nil, 0, fmt.Errorf("fleetpg: bad rate %v", lim.Rate)
+	f := math.Round(float64(time.Second) / lim.Rate) // the emission interval in ns
+	if !(lim.Rate > 0) || math.IsInf(lim.Rate, 0) || !(f < math.MaxInt64/2) {
+		return nil, 0, fmt.Errorf("fleetpg: bad rate %v", lim.Rate) // denies: an interval past int64 must not wrap to a fast rate
 	}
-	iv := max(int64(math.Round(float64(time.Second)/lim.Rate)), 1)
+	iv := max(int64(f), 1)
 	burst := int64(lim.EffectiveBurst())
 	if burst > math.MaxInt32 || iv > math.MaxInt64/(burst+1) {
 		return nil, 0, fmt.Errorf("fleetpg: limit out of range (rate %v, burst %d)", lim.Rate, burst)

@@ -258,6 +258,12 @@ func TestLimitsUndo(t *testing.T) {
 	if c, retry, err := l.Charge(ctx, key, b, 11, now); c != nil || retry != 0 || err != nil {
 		t.Fatal("more than the whole budget must never fit (retry 0)")
 	}
+	// Settings the store cannot represent deny; they never wrap around.
+	for _, lim := range []policy.Limit{{Rate: 1e-12, Burst: 1}, {Rate: 1e-300}, {Rate: 1e-9, Burst: 100}} {
+		if u, _, err := l.Take(ctx, tools.LimitKey{Rule: "odd", Principal: fmt.Sprint(lim)}, lim, now); u != nil || err == nil {
+			t.Fatalf("limit %+v: taken (err %v)", lim, err)
+		}
+	}
 }
 
 // Invariant: a store that cannot be reached denies the call with
