@@ -201,7 +201,7 @@ func (s *MemorySessions) Append(ctx context.Context, k SessionKey, ev SessionEve
 		case ms.principal == "":
 			ms.principal = k.Principal
 			if ms.ver > 1 && len(ms.h.Labels) > 0 { // the session's earlier labels reach its principal
-				s.record(principalKey(k.Principal), SessionEvent{Time: ev.Time, Labels: ms.h.Labels}, true)
+				s.mergeLabels(principalKey(k.Principal), ms.h.Labels, ms.h.LastSeen)
 			}
 		}
 	}
@@ -284,6 +284,15 @@ func (s *MemorySessions) record(key hkey, ev SessionEvent, trim bool) *memSessio
 		s.trim(h, ev.Time, maxEv)
 	}
 	return ms
+}
+
+// mergeLabels adds labels, last seen at times, to key's history.
+func (s *MemorySessions) mergeLabels(key hkey, labels []string, times []time.Time) {
+	for i, l := range labels {
+		if ms := s.record(key, SessionEvent{Time: times[i], Labels: []string{l}}, true); ms != nil {
+			ms.h.Events = ms.h.Events[:len(ms.h.Events)-1] // a label, not an event
+		}
+	}
 }
 
 // trim drops a principal's events older than Retain (once they are a quarter
