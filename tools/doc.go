@@ -103,6 +103,11 @@
 //     tokens capped at the new burst and never refilled by the reload. Limit: a
 //     reload that lengthens a window counts only the charges still held, those
 //     inside the old window.
+//   - Fleets: the state lives in this process's memory unless
+//     [Options].LimitStore names a shared [LimitStore] (PostgreSQL:
+//     tools/fleetpg), which makes every instance enforce what one would. A
+//     store that cannot answer denies the call with [CodeLimitsUnavailable];
+//     whatever the call had taken is given back when it does not go ahead.
 //   - Human approval: a call whose permit requires approval runs only under a
 //     valid grant: a JWS signed by an approver ([NewGrantIssuer], [MintGrant]),
 //     verified with the approvers' keys ([NewGrantVerifier]), bound to the
