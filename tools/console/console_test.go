@@ -45,6 +45,10 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture { return newFixtureWith(t, nil) }
 
+// segmentSize is the file log's MaxSegmentSize in fixtures: small, so that
+// tests see segments rotated after the console opened the log.
+var segmentSize int64 = 2048
+
 // newFixtureWith builds the fixture; mut, if set, changes the console's
 // configuration before it is built.
 func newFixtureWith(t *testing.T, mut func(*console.Config)) *fixture {
@@ -69,7 +73,7 @@ func buildFixture(t testing.TB, fileLog bool, mut func(*console.Config)) *fixtur
 		path := filepath.Join(t.TempDir(), "audit.log")
 		var err error
 		// Rotated every few records, after the console opened the log.
-		opts := audit.FileOptions{Signer: signer, CheckpointEvery: 1, MaxSegmentSize: 2048}
+		opts := audit.FileOptions{Signer: signer, CheckpointEvery: 1, MaxSegmentSize: segmentSize}
 		if f.alog, err = audit.OpenFile(path, opts); err != nil {
 			t.Fatal(err)
 		}

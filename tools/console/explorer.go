@@ -1,7 +1,6 @@
 package console
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -131,43 +130,17 @@ func (h *Handler) session(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := explorerView{view: h.viewOf(userOf(r)), Session: id, More: more}
+	pr := h.prover(l)
+	defer pr.close()
 	for i, e := range evs {
 		rec := record{Event: e, Proof: "not checked: over the page's limit of proofs"}
 		if i < maxProofs {
-			rec = h.prove(l, e)
+			rec = pr.prove(e)
 		}
 		rec.ArgsPretty, rec.OutPretty = prettyOpt(rec.Args), prettyOpt(rec.Output)
 		v.Records = append(v.Records, rec)
 	}
 	h.render(w, "session.html", v)
-}
-
-// prove checks, on the server, that e is in the tree of the log's latest
-// checkpoint and that a known key signed that checkpoint. A proven record is
-// shown as the proof holds it; any failure leaves it unverified, saying why.
-func (h *Handler) prove(l *audit.Log, e audit.Event) record {
-	if e.Seq == 0 {
-		return record{Event: e, Proof: "unverified: the record has no sequence number"}
-	}
-	if h.cfg.LogKeys == nil {
-		return record{Event: e, Proof: "unverified: the console has no key for the log's checkpoints"}
-	}
-	p, err := l.Prove(e.Seq)
-	if err != nil {
-		if errors.Is(err, audit.ErrNotCovered) {
-			return record{Event: e, Proof: "unverified: not yet in a checkpoint"}
-		}
-		return record{Event: e, Proof: "unverified: " + err.Error()}
-	}
-	c, proven, err := p.Verify(h.cfg.LogKeys)
-	switch {
-	case err != nil:
-		return record{Event: e, Proof: "unverified: " + err.Error()}
-	case proven.ID != e.ID || proven.Seq != e.Seq:
-		return record{Event: e, Proof: "unverified: the proven record is not the one read"}
-	}
-	return record{Event: proven, Verified: true,
-		Proof: fmt.Sprintf("verified: in the tree of size %d signed by %s", c.Size, c.Origin)}
 }
 
 func prettyOpt(raw []byte) string {

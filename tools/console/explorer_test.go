@@ -235,3 +235,26 @@ func TestRequestOrigin(t *testing.T) {
 		t.Fatalf("origin without a log:\n%s", body)
 	}
 }
+
+// The fast proofs and the slow ones (each record read from the log) agree,
+// record by record, on an intact log. (A changed record fails the fast path
+// and the fallback: TestSessionTimelineUnverified.)
+func TestProofPathsAgree(t *testing.T) {
+	f := newLogFixture(t)
+	runSession(t, f, "sess-1")
+	viewer := f.token(t, "victor", map[string]any{"roles": []any{"viewer"}})
+	page := func(slow bool) []string {
+		console.SetSlowProofs(slow)
+		defer console.SetSlowProofs(false)
+		_, body := f.do(t, "GET", "/sessions/sess-1", viewer, nil)
+		var out []string
+		for _, m := range recRE.FindAllStringSubmatch(body, -1) {
+			out = append(out, m[1]+"="+m[2])
+		}
+		return out
+	}
+	fast, slow := page(false), page(true)
+	if strings.Join(fast, " ") != strings.Join(slow, " ") || len(fast) != 4 || strings.Contains(strings.Join(fast, " "), "false") {
+		t.Fatalf("intact log: fast %v, slow %v", fast, slow)
+	}
+}
