@@ -67,7 +67,9 @@ func run(w io.Writer, dir string) error {
 		return err
 	}
 	read, err := tools.Wrap(enf, tools.Tool{Name: "docs.read", OutputLabels: []string{"private"}},
-		func(_ context.Context, in docIn) (string, error) { return "Q3 board memo: acquisition of Example Corp at $40M.", nil })
+		func(_ context.Context, in docIn) (string, error) {
+			return "Q3 board memo: acquisition of Example Corp at $40M.", nil
+		})
 	if err != nil {
 		return err
 	}
