@@ -59,3 +59,8 @@ func (t BudgetsForTest) Charge(k LimitKey, b policy.Budget, amount float64, now 
 
 // SnapshotPathForTest is the snapshot path NewGuard decides for input type t.
 func SnapshotPathForTest(t reflect.Type) string { return argsPathOf(t).path.String() }
+
+// WithoutFlatJSON makes g digest its arguments and output through
+// encoding/json, as before per-type encoders: the baseline of
+// BenchmarkGuardAllow's digest.
+func WithoutFlatJSON[In, Out any](g *Guard[In, Out]) { g.flatIn, g.flatOut = nil, nil }

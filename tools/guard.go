@@ -47,7 +47,10 @@ type Guard[In, Out any] struct {
 	ref   bool                          // In is a struct: policy gets a pointer to it, not a copy
 	utf8  func(reflect.Value, int) bool // nil: In holds no string
 	shape argsShape                     // how the arguments are snapshot (see snapshot.go)
-	fn    Func[In, Out]
+	// flatIn and flatOut encode In and Out for their digests when they are
+	// flat structs (see flatjson.go); nil: encoding/json.
+	flatIn, flatOut *flatJSON
+	fn              Func[In, Out]
 }
 
 // NewGuard wraps fn. It compiles every rule that covers the tool against In, so a
@@ -70,7 +73,8 @@ func NewGuard[In, Out any](e *Enforcer, t Tool, fn Func[In, Out]) (*Guard[In, Ou
 	}
 	return &Guard[In, Out]{e: e, tool: t, idx: idx, fn: fn, ptrIn: reflect.TypeFor[In]().Kind() == reflect.Pointer,
 		ref:  reflect.TypeFor[In]().Kind() == reflect.Struct,
-		utf8: utf8Checker(reflect.TypeFor[In]()), shape: argsPathOf(reflect.TypeFor[In]())}, nil
+		utf8: utf8Checker(reflect.TypeFor[In]()), shape: argsPathOf(reflect.TypeFor[In]()),
+		flatIn: newFlatJSON(reflect.TypeFor[In]()), flatOut: newFlatJSON(reflect.TypeFor[Out]())}, nil
 }
 
 // Wrap is [NewGuard] returning the guarded function itself, so that it drops in
@@ -387,7 +391,7 @@ func (g *Guard[In, Out]) cleanOutput(ev *audit.Event, out Out, redact []string, 
 			}
 		}
 	} else {
-		ev.OutputDigest, err = audit.Digest(out)
+		ev.OutputDigest, _, err = digestOf(g.flatOut, &out)
 	}
 	if err != nil {
 		return out, &DeniedError{Tool: g.tool.Name, Code: CodeBadOutput, Err: ErrBadOutput, Cause: err,

@@ -138,7 +138,7 @@ func (g *Guard[In, Out]) snapshotArgs(ev *audit.Event, in *In, private bool) (ca
 		return nil, errors.New("arguments hold a string that is not valid UTF-8, or are cyclic or nested too deep")
 	}
 	if g.shape.path == pathValue && !g.shape.custom && !g.e.opts.RecordArgs {
-		d, n, err := audit.DigestLen(in)
+		d, n, err := digestOf(g.flatIn, in)
 		ev.ArgsDigest = d
 		return nil, g.argsSize(n, err)
 	}
@@ -173,6 +173,16 @@ func (g *Guard[In, Out]) snapshotArgs(ev *audit.Event, in *In, private bool) (ca
 		ev.Args = b
 	}
 	return b, nil
+}
+
+// digestOf is [audit.DigestLen] of *v, through f when v's type has one.
+func digestOf[T any](f *flatJSON, v *T) (string, int, error) {
+	if f == nil {
+		return audit.DigestLen(v)
+	}
+	var buf [512]byte
+	b := f.append(buf[:0], reflect.ValueOf(v).Elem())
+	return audit.DigestBytes(b), len(b), nil
 }
 
 // argsSize is the refusal of arguments that could not be encoded or are over
