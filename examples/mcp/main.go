@@ -16,13 +16,14 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
-	"github.com/modelcontextprotocol/go-sdk/auth"
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/modelguard/modelguard/audit"
 	"github.com/modelguard/modelguard/identity"
 	"github.com/modelguard/modelguard/policy"
 	"github.com/modelguard/modelguard/tools"
+	"github.com/modelguard/modelguard/tools/httpguard"
 	guardmcp "github.com/modelguard/modelguard/tools/mcp"
 )
 
@@ -31,7 +32,6 @@ var policyYAML []byte
 
 const (
 	issuerURL = "https://identity.mcp.example"
-	audience  = "mcp-tools"
 	logName   = "modelguard-mcp-audit.jsonl"
 )
 
@@ -84,22 +84,23 @@ func run(w io.Writer, dir string) error {
 		return err
 	}
 	defer log.Close()
-	issuer, verifier, err := identityService()
-	if err != nil {
-		return err
-	}
-	handler, err := newServer(verifier, log)
-	if err != nil {
-		return err
-	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	// The resource is the MCP endpoint; tokens are minted for it (RFC 8707).
+	url := "http://" + ln.Addr().String() + "/mcp"
+	issuer, verifier, err := identityService(url)
+	if err != nil {
+		return err
+	}
+	handler, err := newServer(verifier, log, url)
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
 	defer srv.Close()
-	url := "http://" + ln.Addr().String()
 	fmt.Fprintf(w, "MCP server on %s\n", url)
 
 	agents := []struct {
@@ -110,7 +111,7 @@ func run(w io.Writer, dir string) error {
 		{"coding-assistant", []call{{"repo.read", map[string]any{"path": "src/main.go"}}, {"tickets.get", map[string]any{"id": "T-1001"}}}},
 	}
 	for _, a := range agents {
-		token, err := issuer.Mint(identity.Claims{Subject: "model:" + a.agent, Audience: []string{audience}, Agent: a.agent})
+		token, err := issuer.Mint(identity.Claims{Subject: "model:" + a.agent, Audience: []string{url}, Agent: a.agent})
 		if err != nil {
 			return err
 		}
@@ -121,6 +122,9 @@ func run(w io.Writer, dir string) error {
 	fmt.Fprintln(w, "\nwithout a token:")
 	if err := session(w, url, "anonymous", "", nil); err != nil {
 		fmt.Fprintf(w, "  connect: refused (%s)\n", refusal(err))
+	}
+	if err := challenge(w, url); err != nil {
+		return err
 	}
 	srv.Close()
 	if err := log.Close(); err != nil {
@@ -159,14 +163,19 @@ func session(w io.Writer, url, agent, token string, calls []call) error {
 	fmt.Fprintf(w, "\n%s sees: %s\n", agent, strings.Join(names, ", "))
 	for _, c := range calls {
 		res, err := cs.CallTool(ctx, &sdk.CallToolParams{Name: c.tool, Arguments: c.args})
-		if err != nil {
+		args, _ := json.Marshal(c.args)
+		var werr *jsonrpc.Error
+		switch {
+		case errors.As(err, &werr): // a tool this identity may not see
+			fmt.Fprintf(w, "  %s %s -> JSON-RPC error %d: %s\n", c.tool, args, werr.Code, werr.Message)
+			continue
+		case err != nil:
 			return err
 		}
 		verdict := "ok   "
 		if res.IsError {
 			verdict = "error"
 		}
-		args, _ := json.Marshal(c.args)
 		fmt.Fprintf(w, "  %s %s -> %s %s\n", c.tool, args, verdict, res.Content[0].(*sdk.TextContent).Text)
 	}
 	return nil
@@ -190,9 +199,10 @@ func refusal(err error) string {
 	return err.Error()
 }
 
-// newServer returns the MCP server's HTTP handler: the guarded tools, behind
-// modelguard's MCP middleware and the SDK's bearer-token check.
-func newServer(verifier *identity.Verifier, sink audit.Sink) (http.Handler, error) {
+// newServer returns the MCP server's HTTP handler: the guarded tools as a
+// protected resource (metadata, bearer check, challenges, session binding,
+// per-identity lists), in one call.
+func newServer(verifier *identity.Verifier, sink audit.Sink, resource string) (http.Handler, error) {
 	rules, err := policy.Parse("policy.yaml", policyYAML)
 	if err != nil {
 		return nil, err
@@ -222,13 +232,33 @@ func newServer(verifier *identity.Verifier, sink audit.Sink) (http.Handler, erro
 		&sdk.Tool{Name: "repo.read", Description: "Read a file of the repository."}); err != nil {
 		return nil, err
 	}
-	server.AddReceivingMiddleware(guardmcp.Middleware(reg))
-	h := sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return server }, nil)
-	return auth.RequireBearerToken(guardmcp.TokenVerifier(verifier, guardmcp.VerifierOptions{}), nil)(h), nil
+	return guardmcp.NewHTTPHandler(server, reg, verifier, httpguard.Metadata{
+		Resource: resource, AuthorizationServers: []string{issuerURL},
+	}, guardmcp.HTTPOptions{})
+}
+
+// challenge shows what a client without a token learns: the challenge, and
+// the metadata it names, which says where to get a token.
+func challenge(w io.Writer, url string) error {
+	res, err := http.Post(url, "application/json", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`))
+	if err != nil {
+		return err
+	}
+	res.Body.Close()
+	fmt.Fprintf(w, "  %d, WWW-Authenticate: %s\n", res.StatusCode, res.Header.Get("WWW-Authenticate"))
+	meta, _ := httpguard.MetadataURL(url)
+	res, err = http.Get(meta)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	fmt.Fprintf(w, "  %s: %s\n", meta, body)
+	return err
 }
 
 // identityService stands in for the service that gives models their tokens.
-func identityService() (*identity.Issuer, *identity.Verifier, error) {
+func identityService(audience string) (*identity.Issuer, *identity.Verifier, error) {
 	key, err := identity.GenerateKey(jose.EdDSA, "")
 	if err != nil {
 		return nil, nil, err
