@@ -267,9 +267,10 @@ func (h *History) count(glob string, window time.Duration, windowed bool) ref.Va
 			return nil, err
 		}
 		var n int64
+		m := toolMatcher{pat: glob}
 		for i := range h.st.Events {
 			e := &h.st.Events[i]
-			if e.Tool != "" && !e.Time.Before(from) && MatchTool(glob, e.Tool) {
+			if e.Tool != "" && !e.Time.Before(from) && m.match(e.Tool) {
 				n++
 			}
 		}
@@ -286,9 +287,10 @@ func (h *History) approved(glob string, window time.Duration, windowed bool) ref
 		if err != nil {
 			return nil, err
 		}
+		m := toolMatcher{pat: glob}
 		for i := range h.st.Events {
 			e := &h.st.Events[i]
-			if e.Approved && e.Tool != "" && !e.Time.Before(from) && MatchTool(glob, e.Tool) {
+			if e.Approved && e.Tool != "" && !e.Time.Before(from) && m.match(e.Tool) {
 				return true, nil
 			}
 		}
@@ -317,6 +319,20 @@ func (h *History) seen(label string, window time.Duration, windowed bool) ref.Va
 		}
 		return false, nil
 	})
+}
+
+// toolMatcher matches tool names against one glob, remembering the last
+// answer: a history's events mostly repeat a few names.
+type toolMatcher struct {
+	pat, last string
+	ok, has   bool
+}
+
+func (m *toolMatcher) match(name string) bool {
+	if !m.has || name != m.last {
+		m.last, m.ok, m.has = name, MatchTool(m.pat, name), true
+	}
+	return m.ok
 }
 
 // Reads says which histories a program's rules read, decided at compile time:
