@@ -60,9 +60,15 @@ func (m multi) Record(ctx context.Context, e Event) error {
 // them from 1. It is meant for tests and small tools. The zero value is ready to
 // use; it is safe for concurrent use.
 type Memory struct {
-	mu     sync.Mutex
-	events []Event
+	mu sync.Mutex
+	// chunks hold the events, memChunk to a chunk: a Record never copies the
+	// events before it (one growing slice would copy them all, under the
+	// lock, each time it doubles — the long tail of a busy Memory).
+	chunks [][]Event
+	n      int
 }
+
+const memChunk = 512
 
 // Record appends e, setting its Seq.
 func (m *Memory) Record(_ context.Context, e Event) error {
@@ -71,8 +77,14 @@ func (m *Memory) Record(_ context.Context, e Event) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	e.Seq = uint64(len(m.events)) + 1
-	m.events = append(m.events, e)
+	m.n++
+	e.Seq = uint64(m.n)
+	last := len(m.chunks) - 1
+	if last < 0 || len(m.chunks[last]) == memChunk {
+		m.chunks = append(m.chunks, make([]Event, 0, memChunk))
+		last++
+	}
+	m.chunks[last] = append(m.chunks[last], e)
 	return nil
 }
 
@@ -83,8 +95,10 @@ func (m *Memory) Events() []Event {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := make([]Event, len(m.events))
-	copy(out, m.events)
+	out := make([]Event, 0, m.n)
+	for _, c := range m.chunks {
+		out = append(out, c...)
+	}
 	return out
 }
 
@@ -95,7 +109,7 @@ func (m *Memory) Len() int {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return len(m.events)
+	return m.n
 }
 
 // Reset forgets every event.
@@ -105,5 +119,5 @@ func (m *Memory) Reset() {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.events = nil
+	m.chunks, m.n = nil, 0
 }
