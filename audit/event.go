@@ -102,8 +102,9 @@ type Event struct {
 	Outcome  string        `json:"outcome,omitempty"`
 	Duration time.Duration `json:"duration_ns,omitempty"`
 	Error    string        `json:"error.message,omitempty"`
-	// ErrorType is the OpenTelemetry error.type: a reason code or the Go type of
-	// the tool's error.
+	// ErrorType classifies a failed outcome (OpenTelemetry error.type): the Go
+	// type of the tool's error, "panic", "not_run", "bad_output" …. A denial's
+	// class is its Code, not repeated here: [Event.ErrorClass] gives either.
 	ErrorType string `json:"error.type,omitempty"`
 
 	// Labels, on a decision that allowed a call, are the labels recorded in
@@ -149,4 +150,16 @@ type Identity struct {
 	Scopes        []string `json:"scopes,omitempty"`
 	// Act is the delegation chain, current actor first (RFC 8693).
 	Act []string `json:"act,omitempty"`
+}
+
+// ErrorClass is the OpenTelemetry error.type of e: its ErrorType, or for a
+// denial without one, its reason code; "" when e records no failure.
+func (e *Event) ErrorClass() string {
+	if e == nil {
+		return ""
+	}
+	if e.ErrorType == "" && e.Decision == Deny {
+		return e.Code
+	}
+	return e.ErrorType
 }

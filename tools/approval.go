@@ -15,25 +15,22 @@ var (
 	// ErrApprovalRequired: the policy allows the call only under a human
 	// approval grant, and the call has none that is valid. The denial carries the
 	// approval request that was filed ([DeniedError].Approval).
-	ErrApprovalRequired = errors.New("modelguard: approval required")
+	ErrApprovalRequired = errors.New("tools: approval required")
 	// ErrGrantUsed: a single-use grant was already used.
-	ErrGrantUsed = errors.New("modelguard: approval grant already used")
+	ErrGrantUsed = errors.New("tools: approval grant already used")
 	// ErrNoRequest: no approval request has that id.
-	ErrNoRequest = errors.New("modelguard: no such approval request")
+	ErrNoRequest = errors.New("tools: no such approval request")
 	// ErrDecided: the approval request was already approved or denied.
-	ErrDecided = errors.New("modelguard: approval request already decided")
+	ErrDecided = errors.New("tools: approval request already decided")
 	// ErrTooManyRequests: the identity already has MaxPendingRequests requests
 	// waiting; no more are filed until a human decides some, so that a model
 	// cannot flood its approvers.
-	ErrTooManyRequests = errors.New("modelguard: too many pending approval requests")
+	ErrTooManyRequests = errors.New("tools: too many pending approval requests")
 )
 
 // MaxPendingRequests bounds the pending approval requests of one identity in
 // the built-in queues.
 const MaxPendingRequests = 32
-
-// CodeApprovalRequired is the reason code of a call that waits for approval.
-const CodeApprovalRequired = "approval_required"
 
 // Approval request statuses.
 const (

@@ -11,7 +11,7 @@ import (
 
 // ErrSelfApproval: the approver is the subject the request was filed under. No
 // one approves their own request.
-var ErrSelfApproval = errors.New("modelguard: an approver cannot approve a request made under their own subject")
+var ErrSelfApproval = errors.New("tools: an approver cannot approve a request made under their own subject")
 
 // Answer is a human's approval of one pending request, for [ApproveRequest].
 type Answer struct {

@@ -17,21 +17,14 @@ import (
 var (
 	// ErrRateLimited: the call exceeds a rate limit; DeniedError.RetryAfter says
 	// when to try again.
-	ErrRateLimited = errors.New("modelguard: rate limited")
+	ErrRateLimited = errors.New("tools: rate limited")
 	// ErrBudgetExceeded: the call would exceed a budget; DeniedError.RetryAfter
 	// says when enough of the window will have passed (0: never, for this amount).
-	ErrBudgetExceeded = errors.New("modelguard: budget exceeded")
+	ErrBudgetExceeded = errors.New("tools: budget exceeded")
 	// ErrLimitsUnavailable: the store of rate limits and budgets
 	// ([Options.LimitStore]) could not answer (it is down, or timed out); the
 	// call is denied.
-	ErrLimitsUnavailable = errors.New("modelguard: limits unavailable")
-)
-
-// Reason codes of control denials.
-const (
-	CodeRateLimited       = "rate_limited"
-	CodeBudgetExceeded    = "budget_exceeded"
-	CodeLimitsUnavailable = "limits_unavailable"
+	ErrLimitsUnavailable = errors.New("tools: limits unavailable")
 )
 
 // ApprovalOptions configure human approval. Without a Verifier, a call whose
@@ -173,7 +166,7 @@ func (g *Guard[In, Out]) applyGranted(ctx context.Context, c *call, claims *iden
 	if base.Allowed {
 		return nil, g.requestApproval(ctx, c, claims, in, base, why)
 	}
-	de := denial(base)
+	de := decisionDenial(base)
 	de.Reasons = append(slices.Clip(de.Reasons), why...)
 	c.ev.Reasons = de.Reasons
 	return nil, de
@@ -182,8 +175,8 @@ func (g *Guard[In, Out]) applyGranted(ctx context.Context, c *call, claims *iden
 // requestApproval files an approval request for a call that needs one and
 // returns the denial that carries it.
 func (g *Guard[In, Out]) requestApproval(ctx context.Context, c *call, claims *identity.Claims, in *In, d policy.Decision, why []string) *DeniedError {
-	de := &DeniedError{Code: CodeApprovalRequired, Err: ErrApprovalRequired, Rules: d.Rules,
-		Messages: []string{"this call needs human approval"}, Reasons: append([]string{"no valid approval grant"}, why...)}
+	de := newDenial(CodeApprovalRequired, nil, "this call needs human approval", append([]string{"no valid approval grant"}, why...)...)
+	de.Rules = d.Rules
 	q := g.e.opts.Approvals.Queue
 	if q == nil {
 		return de
@@ -217,8 +210,9 @@ func (g *Guard[In, Out]) apply(ctx context.Context, claims *identity.Claims, d p
 			if err != nil || retry < 0 {
 				return nil, limitsUnavailable(rl.Rule, err)
 			}
-			return nil, &DeniedError{Code: CodeRateLimited, Err: ErrRateLimited, Rules: []string{rl.Rule}, RetryAfter: retry,
-				Messages: []string{retryMessage("rate limit reached", retry)}, Reasons: []string{"rate limit of rule " + rl.Rule}}
+			de := newDenial(CodeRateLimited, nil, retryMessage("rate limit reached", retry), "rate limit of rule "+rl.Rule)
+			de.Rules, de.RetryAfter = []string{rl.Rule}, retry
+			return nil, de
 		}
 		ctl.undo = append(ctl.undo, undo)
 	}
@@ -230,17 +224,17 @@ func (g *Guard[In, Out]) apply(ctx context.Context, claims *identity.Claims, d p
 			if err != nil || retry < 0 {
 				return nil, limitsUnavailable(rb.Rule, err)
 			}
-			return nil, &DeniedError{Code: CodeBudgetExceeded, Err: ErrBudgetExceeded, Rules: []string{rb.Rule}, RetryAfter: retry,
-				Messages: []string{retryMessage("budget exceeded", retry)},
-				Reasons:  []string{fmt.Sprintf("budget of rule %s: %v over %v would exceed %v", rb.Rule, rb.Amount, rb.Budget.Window, rb.Budget.Max)}}
+			de := newDenial(CodeBudgetExceeded, nil, retryMessage("budget exceeded", retry),
+				fmt.Sprintf("budget of rule %s: %v over %v would exceed %v", rb.Rule, rb.Amount, rb.Budget.Window, rb.Budget.Max))
+			de.Rules, de.RetryAfter = []string{rb.Rule}, retry
+			return nil, de
 		}
 		ctl.undo = append(ctl.undo, undo)
 	}
 	sec, err := fetchSecrets(ctx, g.e.opts.Secrets, g.tool.Secrets)
 	if err != nil {
 		ctl.release()
-		return nil, &DeniedError{Code: CodeSecretUnavailable, Err: ErrSecret, Cause: err,
-			Messages: []string{"a secret the tool needs is unavailable"}, Reasons: []string{err.Error()}}
+		return nil, newDenial(CodeSecretUnavailable, err, "a secret the tool needs is unavailable", err.Error())
 	}
 	ctl.secrets = sec
 	return ctl, nil
@@ -266,8 +260,9 @@ func limitsUnavailable(rule string, err error) *DeniedError {
 	if err == nil {
 		err = errors.New("the limit store returned a negative retry")
 	}
-	return &DeniedError{Code: CodeLimitsUnavailable, Err: ErrLimitsUnavailable, Cause: err, Rules: []string{rule},
-		Messages: []string{"rate limits and budgets cannot be checked"}, Reasons: []string{"limits of rule " + rule + ": " + err.Error()}}
+	de := newDenial(CodeLimitsUnavailable, err, "rate limits and budgets cannot be checked", "limits of rule "+rule+": "+err.Error())
+	de.Rules = []string{rule}
+	return de
 }
 
 func retryMessage(what string, retry time.Duration) string {

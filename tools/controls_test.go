@@ -100,15 +100,14 @@ func (w *world) ctx(t testing.TB, sub, agent string) context.Context {
 	return identity.WithToken(context.Background(), tok)
 }
 
-func code(err error) string {
-	var de *tools.DeniedError
-	if errors.As(err, &de) {
-		return de.Code
+func code(err error) tools.Code {
+	if c := tools.CodeOf(err); c != "" {
+		return c
 	}
 	if err == nil {
 		return "ok"
 	}
-	return "error: " + err.Error()
+	return tools.Code("error: " + err.Error())
 }
 
 const financePolicy = `
@@ -320,7 +319,7 @@ rules:
 	}
 	last := w.sink.Events()
 	for _, e := range last {
-		if e.Code == tools.CodeRateLimited && e.RetryAfter != time.Second {
+		if e.Code == string(tools.CodeRateLimited) && e.RetryAfter != time.Second {
 			t.Fatalf("rate-limit event without retry: %+v", e)
 		}
 	}
@@ -344,10 +343,10 @@ rules:
 	}{
 		{a1, 6000, "ok"},
 		{a2, 4000, "ok"}, // same agent: shared budget, now exactly at max
-		{a1, 1, tools.CodeBudgetExceeded},
-		{a2, 20000, tools.CodeBudgetExceeded}, // more than the whole budget
+		{a1, 1, string(tools.CodeBudgetExceeded)},
+		{a2, 20000, string(tools.CodeBudgetExceeded)}, // more than the whole budget
 	} {
-		if _, err := pay(tt.ctx, payment{AmountCents: tt.amount}); code(err) != tt.want {
+		if _, err := pay(tt.ctx, payment{AmountCents: tt.amount}); string(code(err)) != tt.want {
 			t.Fatalf("amount %d: %v, want %s", tt.amount, err, tt.want)
 		}
 	}

@@ -12,38 +12,26 @@ import (
 var (
 	// ErrUnauthenticated: no identity token in the context, or it failed
 	// verification.
-	ErrUnauthenticated = errors.New("modelguard: unauthenticated")
+	ErrUnauthenticated = errors.New("tools: unauthenticated")
 	// ErrForbidden: the policy did not allow the call, because a forbid rule matched
 	// or no permit rule did.
-	ErrForbidden = errors.New("modelguard: forbidden")
+	ErrForbidden = errors.New("tools: forbidden")
 	// ErrPolicy: a rule covering the tool failed to evaluate; the call is denied.
-	ErrPolicy = errors.New("modelguard: policy evaluation failed")
+	ErrPolicy = errors.New("tools: policy evaluation failed")
 	// ErrAuditFailed: the audit event could not be recorded. Before the tool ran,
 	// the call is denied; after, the output is withheld.
-	ErrAuditFailed = errors.New("modelguard: audit record failed")
+	ErrAuditFailed = errors.New("tools: audit record failed")
 	// ErrToolPanic: the tool panicked; the guard recovered and recorded it.
-	ErrToolPanic = errors.New("modelguard: tool panicked")
+	ErrToolPanic = errors.New("tools: tool panicked")
 	// ErrBadArgs: the arguments cannot be encoded, or exceed Options.MaxArgsBytes.
-	ErrBadArgs = errors.New("modelguard: arguments rejected")
+	ErrBadArgs = errors.New("tools: arguments rejected")
 	// ErrBadOutput: the tool's output could not be encoded (its MarshalJSON
 	// failed or panicked, or it holds NaN): it cannot be digested, so it is
 	// withheld and the outcome records why.
-	ErrBadOutput = errors.New("modelguard: output could not be encoded")
+	ErrBadOutput = errors.New("tools: output could not be encoded")
 	// ErrNotReady: an Enforcer, Guard or Registry was used without being built
 	// by its constructor (a zero value or a nil pointer). Nothing runs.
-	ErrNotReady = errors.New("modelguard: not built by its constructor")
-)
-
-// Reason codes of a [DeniedError]: stable strings that are safe to show to a model
-// and to match on in audit queries.
-const (
-	CodeUnauthenticated = "unauthenticated"
-	CodeForbidden       = "forbidden"
-	CodeNoPermit        = "no_permit"
-	CodePolicyError     = "policy_error"
-	CodeAuditFailed     = "audit_failed"
-	CodeBadArgs         = "bad_arguments"
-	CodeBadOutput       = "bad_output"
+	ErrNotReady = errors.New("tools: not built by its constructor")
 )
 
 // DeniedError is returned by a guarded call that the guard stopped. The tool's own
@@ -53,9 +41,15 @@ const (
 // stable reason code and the deciding rules' own messages, nothing that names a
 // rule or another tool, so denials cannot be used to map the policy. Rules,
 // Reasons and Cause are the full explanation, for the operator and the audit log.
+// Error() is the one message of package tools that begins "modelguard:" rather
+// than "tools:": it is a product's answer to a model (and read in transcripts),
+// not a Go error to be wrapped.
+//
+// A DeniedError is built from its Code alone (the table in codes.go gives its
+// sentinel, HTTP status and JSON-RPC answer), so Code and Err always agree.
 type DeniedError struct {
 	Tool     string   // the tool that was called
-	Code     string   // stable reason code (Code… constants)
+	Code     Code     // stable reason code: says which sentinel Err is
 	Messages []string // the deciding rules' messages: safe for the model
 	Rules    []string // ids of the rules that decided, if any
 	Reasons  []string // the full explanation, for the operator
@@ -78,7 +72,7 @@ func (e *DeniedError) Error() string {
 	b.WriteString("modelguard: call to ")
 	b.WriteString(e.Tool)
 	b.WriteString(" denied (")
-	b.WriteString(e.Code)
+	b.WriteString(string(e.Code))
 	b.WriteString(")")
 	if len(e.Messages) > 0 {
 		b.WriteString(": ")

@@ -131,8 +131,7 @@ func (g *Guard[In, Out]) call(ctx context.Context, in In, private bool, js *[]by
 	c := g.start(ctx, prog, &in, private)
 	c.outJSON = js
 	if c.argsErr != nil {
-		return zero, g.deny(ctx, &c, &DeniedError{Code: CodeBadArgs, Err: ErrBadArgs, Cause: c.argsErr,
-			Messages: []string{"arguments rejected"}, Reasons: []string{c.argsErr.Error()}})
+		return zero, g.deny(ctx, &c, newDenial(CodeBadArgs, c.argsErr, "arguments rejected", c.argsErr.Error()))
 	}
 	claims, err := g.e.authenticate(ctx)
 	if err != nil {
@@ -140,8 +139,7 @@ func (g *Guard[In, Out]) call(ctx context.Context, in In, private bool, js *[]by
 		if errors.Is(err, identity.ErrNoToken) {
 			msg = "no identity token"
 		}
-		return zero, g.deny(ctx, &c, &DeniedError{Code: CodeUnauthenticated, Err: ErrUnauthenticated, Cause: err,
-			Messages: []string{msg}, Reasons: []string{err.Error()}})
+		return zero, g.deny(ctx, &c, newDenial(CodeUnauthenticated, err, msg, err.Error()))
 	}
 	c.ev.Identity = identityOf(claims)
 	if de := g.e.stopped(ctx, claims, g.tool.Name); de != nil {
@@ -155,7 +153,7 @@ func (g *Guard[In, Out]) call(ctx context.Context, in In, private bool, js *[]by
 	c.decided(d)
 	switch {
 	case !d.Allowed:
-		de := denial(d)
+		de := decisionDenial(d)
 		if len(why) > 0 { // grants that were presented and did not help: for the operator
 			de.Reasons = append(slices.Clip(de.Reasons), why...)
 			c.ev.Reasons = de.Reasons
@@ -171,7 +169,7 @@ func (g *Guard[In, Out]) call(ctx context.Context, in In, private bool, js *[]by
 	c.ev.Secrets = g.tool.Secrets
 	if err := g.e.sink.Record(c.sinkCtx, c.ev); err != nil {
 		ctl.release()
-		return zero, g.auditFailed(&c, err)
+		return zero, auditFailed(g.tool.Name, err)
 	}
 	// Set the secrets key whenever ctx may carry an outer tool's secrets, so that a
 	// guarded tool called from inside another never sees them.
@@ -206,7 +204,7 @@ type notRunError struct {
 }
 
 func (e *notRunError) Error() string {
-	return fmt.Sprintf("modelguard: tool %s not run: %v", e.tool, e.cause)
+	return fmt.Sprintf("tools: tool %s not run: %v", e.tool, e.cause)
 }
 
 func (e *notRunError) Unwrap() error { return e.cause }
@@ -234,21 +232,30 @@ type call struct {
 }
 
 func (g *Guard[In, Out]) start(ctx context.Context, prog *policy.Program, in *In, private bool) call {
-	now := g.e.now()
+	c := g.e.begin(ctx, g.tool.Name)
+	c.req.Secrets = g.tool.Secrets
+	c.ev.PolicyVersion = prog.Version()
+	c.args, c.argsErr = g.snapshotArgs(&c.ev, in, private)
+	return c
+}
+
+// begin starts the record of a call to tool: its ids, its time and the call
+// metadata from ctx. Every decision event, a call to an unknown tool's
+// included, is built from it.
+func (e *Enforcer) begin(ctx context.Context, tool string) call {
+	now := e.now()
 	meta, _ := CallFromContext(ctx)
-	callID, decisionID, outcomeID := g.e.nextIDs()
+	callID, decisionID, outcomeID := e.nextIDs()
 	if meta.ID == "" {
 		meta.ID = callID
 	}
-	c := call{sinkCtx: context.WithoutCancel(ctx), start: now, req: policy.Request{Time: now, SessionID: meta.SessionID, PromptID: meta.PromptID,
-		TraceID: meta.TraceID, CallID: meta.ID, Secrets: g.tool.Secrets}}
+	c := call{sinkCtx: context.WithoutCancel(ctx), start: now, req: policy.Request{Time: now, SessionID: meta.SessionID,
+		PromptID: meta.PromptID, TraceID: meta.TraceID, CallID: meta.ID}}
 	c.outcomeID = outcomeID
 	c.ev = audit.Event{
-		ID: decisionID, Time: now, Phase: audit.PhaseDecision, CallID: meta.ID, Tool: g.tool.Name,
+		ID: decisionID, Time: now, Phase: audit.PhaseDecision, CallID: meta.ID, Tool: tool,
 		SessionID: meta.SessionID, PromptID: meta.PromptID, TraceID: meta.TraceID,
-		PolicyVersion: prog.Version(),
 	}
-	c.args, c.argsErr = g.snapshotArgs(&c.ev, in, private)
 	return c
 }
 
@@ -267,16 +274,22 @@ func (c *call) decided(d policy.Decision) {
 	c.ev.WouldFlip = d.WouldFlip()
 }
 
-func denial(d policy.Decision) *DeniedError {
-	de := &DeniedError{Code: CodeForbidden, Err: ErrForbidden, Rules: d.Rules, Messages: d.Messages, Reasons: d.Reasons}
+// decisionDenial is the denial of a decision that did not allow the call.
+func decisionDenial(d policy.Decision) *DeniedError {
+	code := CodeForbidden
 	switch {
 	case len(d.Errors) > 0:
-		de.Code, de.Err = CodePolicyError, ErrPolicy
+		code = CodePolicyError
 	case len(d.Scopes) > 0:
-		de.Code, de.Err, de.Scopes = CodeInsufficientScope, ErrInsufficientScope, d.Scopes
-		de.Messages = []string{"this call needs a token with the scopes " + strings.Join(d.Scopes, " ")}
+		code = CodeInsufficientScope
 	case len(d.Rules) == 0:
-		de.Code = CodeNoPermit
+		code = CodeNoPermit
+	}
+	de := newDenial(code, nil, "", d.Reasons...)
+	de.Rules, de.Messages = d.Rules, d.Messages
+	if code == CodeInsufficientScope {
+		de.Scopes = d.Scopes
+		de.Messages = []string{"this call needs a token with the scopes " + strings.Join(d.Scopes, " ")}
 	}
 	return de
 }
@@ -284,9 +297,15 @@ func denial(d policy.Decision) *DeniedError {
 // deny records the denied decision and returns de, or an audit failure if the
 // record could not be written.
 func (g *Guard[In, Out]) deny(ctx context.Context, c *call, de *DeniedError) error {
-	de.Tool = g.tool.Name
-	c.ev.Decision, c.ev.Code, c.ev.Outcome = audit.Deny, de.Code, audit.OutcomeDenied
-	c.ev.ErrorType = de.Code
+	return g.e.deny(c, de)
+}
+
+// deny records c as denied with de (the event's code is the denial's, its
+// error.type is left for errors of the tool) and returns de, or an audit
+// failure if the record could not be written.
+func (e *Enforcer) deny(c *call, de *DeniedError) error {
+	de.Tool = c.ev.Tool
+	c.ev.Decision, c.ev.Code, c.ev.Outcome = audit.Deny, string(de.Code), audit.OutcomeDenied
 	if c.ev.Reasons == nil {
 		c.ev.Reasons = de.Reasons
 	}
@@ -297,15 +316,16 @@ func (g *Guard[In, Out]) deny(ctx context.Context, c *call, de *DeniedError) err
 	if de.Rules != nil && c.ev.Rules == nil {
 		c.ev.Rules = de.Rules
 	}
-	if err := g.e.sink.Record(c.sinkCtx, c.ev); err != nil {
-		return g.auditFailed(c, err)
+	if err := e.sink.Record(c.sinkCtx, c.ev); err != nil {
+		return auditFailed(c.ev.Tool, err)
 	}
 	return de
 }
 
-func (g *Guard[In, Out]) auditFailed(c *call, err error) error {
-	return &DeniedError{Tool: g.tool.Name, Code: CodeAuditFailed, Err: ErrAuditFailed, Cause: err,
-		Reasons: []string{"audit record could not be written: " + err.Error()}}
+func auditFailed(tool string, err error) error {
+	de := newDenial(CodeAuditFailed, err, "", "audit record could not be written: "+err.Error())
+	de.Tool = tool
+	return de
 }
 
 // run calls the tool, turning a panic into an error.
@@ -357,7 +377,7 @@ func (g *Guard[In, Out]) finish(ctx context.Context, c *call, redact []string, s
 		ev.Outcome = audit.OutcomeOK
 	}
 	if err := g.e.sink.Record(c.sinkCtx, ev); err != nil {
-		return zero, g.auditFailed(c, err)
+		return zero, auditFailed(g.tool.Name, err)
 	}
 	return out, runErr
 }
@@ -368,15 +388,16 @@ func (g *Guard[In, Out]) finish(ctx context.Context, c *call, redact []string, s
 func (g *Guard[In, Out]) cleanOutput(ev *audit.Event, out Out, redact []string, sec *secrets, js *[]byte) (clean Out, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = &DeniedError{Tool: g.tool.Name, Code: CodeBadOutput, Err: ErrBadOutput,
-				Messages: []string{"the output could not be encoded and was withheld"},
-				Reasons:  []string{fmt.Sprintf("encoding the output panicked: %v", r)}}
+			de := newDenial(CodeBadOutput, nil, "the output could not be encoded and was withheld",
+				fmt.Sprintf("encoding the output panicked: %v", r))
+			de.Tool, err = g.tool.Name, de
 		}
 	}()
 	if len(redact) > 0 || sec.n() > 0 {
 		if out, ev.Redacted, err = rewriteOutput(out, redact, sec); err != nil {
-			return out, &DeniedError{Tool: g.tool.Name, Code: CodeRedactionFailed, Err: ErrRedaction, Cause: err,
-				Messages: []string{"the output could not be redacted and was withheld"}, Reasons: []string{err.Error()}}
+			de := newDenial(CodeRedactionFailed, err, "the output could not be redacted and was withheld", err.Error())
+			de.Tool = g.tool.Name
+			return out, de
 		}
 	}
 	if g.e.opts.RecordOutput || js != nil {
@@ -394,8 +415,9 @@ func (g *Guard[In, Out]) cleanOutput(ev *audit.Event, out Out, redact []string, 
 		ev.OutputDigest, _, err = digestOf(g.flatOut, &out)
 	}
 	if err != nil {
-		return out, &DeniedError{Tool: g.tool.Name, Code: CodeBadOutput, Err: ErrBadOutput, Cause: err,
-			Messages: []string{"the output could not be encoded and was withheld"}, Reasons: []string{err.Error()}}
+		de := newDenial(CodeBadOutput, err, "the output could not be encoded and was withheld", err.Error())
+		de.Tool = g.tool.Name
+		return out, de
 	}
 	return out, nil
 }
@@ -407,7 +429,7 @@ type panicError struct {
 }
 
 func (p *panicError) Error() string {
-	return fmt.Sprintf("modelguard: tool %s panicked: %v", p.tool, p.value)
+	return fmt.Sprintf("tools: tool %s panicked: %v", p.tool, p.value)
 }
 
 func (p *panicError) Is(target error) bool { return target == ErrToolPanic }

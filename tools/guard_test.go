@@ -186,24 +186,24 @@ func TestGuardDenials(t *testing.T) {
 		rules []string
 	}{
 		{name: "no token", call: func() error { _, err := get(context.Background(), ticketIn{}); return err },
-			code: tools.CodeUnauthenticated, is: []error{tools.ErrUnauthenticated, identity.ErrNoToken}},
+			code: string(tools.CodeUnauthenticated), is: []error{tools.ErrUnauthenticated, identity.ErrNoToken}},
 		{name: "garbage token", call: func() error {
 			_, err := get(identity.WithToken(context.Background(), "not.a.token"), ticketIn{})
 			return err
-		}, code: tools.CodeUnauthenticated, is: []error{tools.ErrUnauthenticated, identity.ErrMalformed}},
+		}, code: string(tools.CodeUnauthenticated), is: []error{tools.ErrUnauthenticated, identity.ErrMalformed}},
 		{name: "expired token", call: func() error { _, err := get(f.ctx(t, expired), ticketIn{}); return err },
-			code: tools.CodeUnauthenticated, is: []error{tools.ErrUnauthenticated, identity.ErrExpired}},
+			code: string(tools.CodeUnauthenticated), is: []error{tools.ErrUnauthenticated, identity.ErrExpired}},
 		{name: "forbid rule", call: func() error { _, err := exp(f.ctx(t, supportClaims()), ticketIn{}); return err },
-			code: tools.CodeForbidden, is: []error{tools.ErrForbidden}, rules: []string{"no-attachment-export"}},
+			code: string(tools.CodeForbidden), is: []error{tools.ErrForbidden}, rules: []string{"no-attachment-export"}},
 		{name: "no permit", call: func() error { _, err := get(f.ctx(t, coder), ticketIn{}); return err },
-			code: tools.CodeNoPermit, is: []error{tools.ErrForbidden}},
+			code: string(tools.CodeNoPermit), is: []error{tools.ErrForbidden}},
 	}
 	for _, tt := range tests {
 		f.sink.Reset()
 		ran = 0
 		err := tt.call()
 		var de *tools.DeniedError
-		if !errors.As(err, &de) || de.Code != tt.code {
+		if !errors.As(err, &de) || string(de.Code) != tt.code {
 			t.Fatalf("%s: err = %v, want DeniedError with code %s", tt.name, err, tt.code)
 		}
 		for _, s := range tt.is {

@@ -15,16 +15,10 @@ import (
 var (
 	// ErrKilled: a kill switch covering the call is active; the call is denied
 	// before policy is consulted.
-	ErrKilled = errors.New("modelguard: stopped by kill switch")
+	ErrKilled = errors.New("tools: stopped by kill switch")
 	// ErrKillSwitchUnavailable: the kill switch could not be checked (its store
 	// is down, or its view is too stale to trust); the call is denied.
-	ErrKillSwitchUnavailable = errors.New("modelguard: kill switch unavailable")
-)
-
-// Reason codes of kill-switch denials.
-const (
-	CodeKilled                = "killed"
-	CodeKillSwitchUnavailable = "kill_switch_unavailable"
+	ErrKillSwitchUnavailable = errors.New("tools: kill switch unavailable")
 )
 
 // KillScope is what a [Kill] stops.
@@ -190,15 +184,13 @@ func (e *Enforcer) stopped(ctx context.Context, c *identity.Claims, tool string)
 	k, err := ks.Stopped(ctx, c, tool)
 	switch {
 	case err != nil:
-		return &DeniedError{Code: CodeKillSwitchUnavailable, Err: ErrKillSwitchUnavailable, Cause: err,
-			Messages: []string{"the kill switch could not be checked"}, Reasons: []string{err.Error()}}
+		return newDenial(CodeKillSwitchUnavailable, err, "the kill switch could not be checked", err.Error())
 	case k != nil:
 		why := k.String() + " activated by " + k.By
 		if k.Reason != "" {
 			why += ": " + k.Reason
 		}
-		return &DeniedError{Code: CodeKilled, Err: ErrKilled,
-			Messages: []string{"calls are stopped by an operator"}, Reasons: []string{why}}
+		return newDenial(CodeKilled, nil, "calls are stopped by an operator", why)
 	}
 	return nil
 }

@@ -125,7 +125,7 @@ func TestKillSwitchProperty(t *testing.T) {
 			if !errors.As(err, &de) || de.Code != tools.CodeKilled || !errors.Is(err, tools.ErrKilled) || ran[tool] != before {
 				t.Fatalf("round %d: %v stops %s by %+v, got err %v (ran %d→%d)", round, stop, tool, c, err, before, ran[tool])
 			}
-			if len(evs) != 1 || evs[0].Code != tools.CodeKilled || len(evs[0].Reasons) != 1 || evs[0].Identity.Subject != c.Subject {
+			if len(evs) != 1 || evs[0].Code != string(tools.CodeKilled) || len(evs[0].Reasons) != 1 || evs[0].Identity.Subject != c.Subject {
 				t.Fatalf("round %d: events %+v", round, evs)
 			}
 		case tool == "blocked.tool":
@@ -161,7 +161,7 @@ func TestKillSwitchUnavailableDenies(t *testing.T) {
 		if !errors.As(err, &de) || de.Code != tools.CodeKillSwitchUnavailable || ran || !errors.Is(err, tools.ErrKillSwitchUnavailable) {
 			t.Fatalf("%s: got %v, ran %v", name, err, ran)
 		}
-		if evs := mem.Events(); len(evs) != 1 || evs[0].Code != tools.CodeKillSwitchUnavailable {
+		if evs := mem.Events(); len(evs) != 1 || evs[0].Code != string(tools.CodeKillSwitchUnavailable) {
 			t.Fatalf("%s: events %+v", name, evs)
 		}
 	}

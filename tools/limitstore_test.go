@@ -113,17 +113,17 @@ func TestLimitStoreSeam(t *testing.T) {
 		undone     int
 		retryAfter time.Duration
 	}{
-		"take error":    {&fakeLimits{takeErr: down}, &audit.Memory{}, tools.CodeLimitsUnavailable, tools.ErrLimitsUnavailable, 0, 0},
-		"take denied":   {&fakeLimits{denyTake: true}, &audit.Memory{}, tools.CodeRateLimited, tools.ErrRateLimited, 0, 3 * time.Second},
-		"charge error":  {&fakeLimits{chgErr: down}, &audit.Memory{}, tools.CodeLimitsUnavailable, tools.ErrLimitsUnavailable, 1, 0},
-		"audit failure": {&fakeLimits{}, audit.SinkFunc(func(context.Context, audit.Event) error { return down }), tools.CodeAuditFailed, tools.ErrAuditFailed, 2, 0},
+		"take error":    {&fakeLimits{takeErr: down}, &audit.Memory{}, string(tools.CodeLimitsUnavailable), tools.ErrLimitsUnavailable, 0, 0},
+		"take denied":   {&fakeLimits{denyTake: true}, &audit.Memory{}, string(tools.CodeRateLimited), tools.ErrRateLimited, 0, 3 * time.Second},
+		"charge error":  {&fakeLimits{chgErr: down}, &audit.Memory{}, string(tools.CodeLimitsUnavailable), tools.ErrLimitsUnavailable, 1, 0},
+		"audit failure": {&fakeLimits{}, audit.SinkFunc(func(context.Context, audit.Event) error { return down }), string(tools.CodeAuditFailed), tools.ErrAuditFailed, 2, 0},
 	} {
 		t.Run(name, func(t *testing.T) {
 			ran := 0
 			g := storeGuard(t, tc.f, tc.sink, &ran)
 			_, err := g(ctx, payment{AmountCents: 7})
 			var de *tools.DeniedError
-			if !errors.As(err, &de) || de.Code != tc.code || !errors.Is(err, tc.sentinel) || ran != 0 {
+			if !errors.As(err, &de) || string(de.Code) != tc.code || !errors.Is(err, tc.sentinel) || ran != 0 {
 				t.Fatalf("got %v (ran %d), want %s", err, ran, tc.code)
 			}
 			if tc.sentinel == tools.ErrLimitsUnavailable && !errors.Is(err, down) {

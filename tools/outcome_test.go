@@ -56,11 +56,11 @@ func TestEveryDecidedCallHasAnOutcome(t *testing.T) {
 		code    string // the denial withholding the output, if any
 	}{
 		{"ok", func(context.Context) (outputs, error) { return outputs{F: 1}, nil }, audit.OutcomeOK, ""},
-		{"MarshalJSON panics", func(context.Context) (outputs, error) { return outputs{P: panicky{"panic"}}, nil }, audit.OutcomeError, tools.CodeBadOutput},
-		{"MarshalJSON errors", func(context.Context) (outputs, error) { return outputs{P: panicky{"error"}}, nil }, audit.OutcomeError, tools.CodeBadOutput},
-		{"MarshalJSON invalid", func(context.Context) (outputs, error) { return outputs{P: panicky{"invalid"}}, nil }, audit.OutcomeError, tools.CodeBadOutput},
-		{"NaN", func(context.Context) (outputs, error) { return outputs{F: math.NaN()}, nil }, audit.OutcomeError, tools.CodeBadOutput},
-		{"+Inf", func(context.Context) (outputs, error) { return outputs{F: math.Inf(1)}, nil }, audit.OutcomeError, tools.CodeBadOutput},
+		{"MarshalJSON panics", func(context.Context) (outputs, error) { return outputs{P: panicky{"panic"}}, nil }, audit.OutcomeError, string(tools.CodeBadOutput)},
+		{"MarshalJSON errors", func(context.Context) (outputs, error) { return outputs{P: panicky{"error"}}, nil }, audit.OutcomeError, string(tools.CodeBadOutput)},
+		{"MarshalJSON invalid", func(context.Context) (outputs, error) { return outputs{P: panicky{"invalid"}}, nil }, audit.OutcomeError, string(tools.CodeBadOutput)},
+		{"NaN", func(context.Context) (outputs, error) { return outputs{F: math.NaN()}, nil }, audit.OutcomeError, string(tools.CodeBadOutput)},
+		{"+Inf", func(context.Context) (outputs, error) { return outputs{F: math.Inf(1)}, nil }, audit.OutcomeError, string(tools.CodeBadOutput)},
 		{"tool panics", func(context.Context) (outputs, error) { panic("boom") }, audit.OutcomePanic, ""},
 		{"tool errors", func(context.Context) (outputs, error) { return outputs{}, errors.New("tool failed") }, audit.OutcomeError, ""},
 		{"Goexit", func(context.Context) (outputs, error) { runtime.Goexit(); return outputs{}, nil }, audit.OutcomePanic, ""},
@@ -99,7 +99,7 @@ func TestEveryDecidedCallHasAnOutcome(t *testing.T) {
 			}
 			if tc.code != "" {
 				var de *tools.DeniedError
-				if !errors.As(callErr, &de) || de.Code != tc.code || out != (outputs{}) {
+				if !errors.As(callErr, &de) || string(de.Code) != tc.code || out != (outputs{}) {
 					t.Errorf("%s: err %v, out %+v: want the output withheld with %s", tc.name, callErr, out, tc.code)
 				}
 				if outcomes[0].OutputDigest != "" {

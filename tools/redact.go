@@ -14,11 +14,7 @@ import (
 const Redacted = "[REDACTED]"
 
 // ErrRedaction: an output could not be redacted or scrubbed; it is withheld.
-var ErrRedaction = errors.New("modelguard: output could not be redacted")
-
-// CodeRedactionFailed is the reason code of an output withheld because it could
-// not be redacted.
-const CodeRedactionFailed = "redaction_failed"
+var ErrRedaction = errors.New("tools: output could not be redacted")
 
 // rewriteOutput redacts paths in out and scrubs secret values from every string
 // in it, working on out's JSON form: the form a model receives. It returns the

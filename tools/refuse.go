@@ -9,19 +9,12 @@ import (
 
 // ErrSessionMismatch: a request came on a session that another identity
 // opened.
-var ErrSessionMismatch = errors.New("modelguard: session belongs to another identity")
-
-// CodeSessionMismatch is the reason code of a request refused because its
-// session belongs to another identity.
-const CodeSessionMismatch = "session_mismatch"
+var ErrSessionMismatch = errors.New("tools: session belongs to another identity")
 
 // ErrInsufficientScope: no rule permits the call with the token's scopes, but
 // a rule would with more; [DeniedError.Scopes] names them (step-up, RFC 6750
 // §3.1). It also matches ErrForbidden.
 var ErrInsufficientScope = fmt.Errorf("%w: insufficient scope", ErrForbidden)
-
-// CodeInsufficientScope is the reason code of a step-up denial.
-const CodeInsufficientScope = "insufficient_scope"
 
 // DenyHidden records, and returns, the denial of a call to a tool r holds but
 // hides from the identity in ctx (no rule could permit it; see [Registry.Visible]),
@@ -35,8 +28,7 @@ func (r *Registry) DenyHidden(ctx context.Context, name string, args json.RawMes
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	return r.e.refuse(ctx, name, args, &DeniedError{Tool: name, Code: CodeUnknownTool, Err: ErrUnknownTool,
-		Messages: []string{"no such tool"}, Reasons: []string{"tool hidden from this identity"}})
+	return r.e.refuse(ctx, name, args, newDenial(CodeUnknownTool, nil, "no such tool", "tool hidden from this identity"))
 }
 
 // DenySession records, and returns, the refusal of a request made by the
@@ -49,6 +41,5 @@ func (r *Registry) DenySession(ctx context.Context, owner string) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	return r.e.refuse(ctx, "", nil, &DeniedError{Code: CodeSessionMismatch, Err: ErrSessionMismatch,
-		Messages: []string{"this session belongs to another identity"}, Reasons: []string{"session opened by " + owner}})
+	return r.e.refuse(ctx, "", nil, newDenial(CodeSessionMismatch, nil, "this session belongs to another identity", "session opened by "+owner))
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"strconv"
 	"sync"
 
 	"github.com/modelguard/modelguard/audit"
@@ -69,8 +70,7 @@ func (g *Guard[In, Out]) CallJSON(ctx context.Context, args json.RawMessage) (js
 		if claims, aerr := g.e.authenticate(ctx); aerr == nil {
 			c.ev.Identity = identityOf(claims)
 		}
-		return nil, g.deny(ctx, &c, &DeniedError{Code: CodeBadArgs, Err: ErrBadArgs, Cause: err,
-			Messages: []string{"arguments do not match the tool's input: " + err.Error()}, Reasons: []string{err.Error()}})
+		return nil, g.deny(ctx, &c, newDenial(CodeBadArgs, err, "arguments do not match the tool's input: "+err.Error(), err.Error()))
 	}
 	var js []byte
 	if _, err := g.call(ctx, in, true, &js); err != nil {
@@ -118,10 +118,7 @@ func ModelText(err error) string {
 }
 
 // ErrUnknownTool: the model called a tool the registry does not have.
-var ErrUnknownTool = errors.New("modelguard: unknown tool")
-
-// CodeUnknownTool is the reason code of a call to a tool that is not registered.
-const CodeUnknownTool = "unknown_tool"
+var ErrUnknownTool = errors.New("tools: unknown tool")
 
 // Registry holds guarded tools by name, for integrations that receive tool calls
 // as a name and JSON arguments. A call to a name that is not registered is denied
@@ -226,24 +223,15 @@ func (r *Registry) Call(ctx context.Context, name string, args json.RawMessage) 
 
 // denyUnknown records and returns the denial of a call to an unregistered tool.
 func (e *Enforcer) denyUnknown(ctx context.Context, name string, args json.RawMessage) error {
-	return e.refuse(ctx, name, args, &DeniedError{Tool: name, Code: CodeUnknownTool, Err: ErrUnknownTool, Messages: []string{"no such tool"}})
+	return e.refuse(ctx, name, args, newDenial(CodeUnknownTool, nil, "no such tool", "no tool named "+strconv.Quote(name)+" is registered"))
 }
 
 // refuse records de, a denial decided before any guard ran, and returns it.
 func (e *Enforcer) refuse(ctx context.Context, name string, args json.RawMessage, de *DeniedError) error {
-	callID, decisionID, _ := e.nextIDs()
-	meta, _ := CallFromContext(ctx)
-	if meta.ID == "" {
-		meta.ID = callID
-	}
-	ev := audit.Event{ID: decisionID, Time: e.now(), Phase: audit.PhaseDecision, CallID: meta.ID, Tool: name,
-		SessionID: meta.SessionID, PromptID: meta.PromptID, TraceID: meta.TraceID, Decision: audit.Deny,
-		Code: de.Code, Reasons: de.Reasons, Outcome: audit.OutcomeDenied, ErrorType: de.Code, ArgsDigest: audit.DigestBytes(args)}
+	c := e.begin(ctx, name)
+	c.ev.ArgsDigest = audit.DigestBytes(args)
 	if claims, err := e.authenticate(ctx); err == nil {
-		ev.Identity = identityOf(claims)
+		c.ev.Identity = identityOf(claims)
 	}
-	if err := e.sink.Record(context.WithoutCancel(ctx), ev); err != nil {
-		return &DeniedError{Tool: name, Code: CodeAuditFailed, Err: ErrAuditFailed, Cause: err}
-	}
-	return de
+	return e.deny(&c, de)
 }

@@ -51,7 +51,7 @@ func TestRegistry(t *testing.T) {
 			continue
 		}
 		evs := f.sink.Events()
-		if len(evs) != 1 || evs[0].Code != tools.CodeBadArgs || evs[0].Identity.Subject != "model:support-1" ||
+		if len(evs) != 1 || evs[0].Code != string(tools.CodeBadArgs) || evs[0].Identity.Subject != "model:support-1" ||
 			evs[0].ArgsDigest != audit.DigestBytes([]byte(args)) {
 			t.Errorf("%s: events = %+v", name, evs)
 		}

@@ -206,7 +206,7 @@ func TestArgsLimitsAndRecording(t *testing.T) {
 		t.Fatalf("oversized args: err = %v ran = %v", err, ran)
 	}
 	last := f.sink.Events()[f.sink.Len()-1]
-	if last.Code != tools.CodeBadArgs || last.Args != nil || last.ArgsDigest == "" {
+	if last.Code != string(tools.CodeBadArgs) || last.Args != nil || last.ArgsDigest == "" {
 		t.Fatalf("oversized args event = %+v", last)
 	}
 }

@@ -14,10 +14,7 @@ import (
 )
 
 // ErrSecret: a secret the tool declared could not be fetched; the call is denied.
-var ErrSecret = errors.New("modelguard: secret unavailable")
-
-// CodeSecretUnavailable is the reason code of a call denied for a missing secret.
-const CodeSecretUnavailable = "secret_unavailable"
+var ErrSecret = errors.New("tools: secret unavailable")
 
 // SecretSource fetches secret values by name. The guard asks for a tool's secrets
 // only after the call is allowed, hands them to the tool through its ctx (see

@@ -14,7 +14,7 @@ import (
 // ErrHistoryLost is returned for a session whose history this store no longer
 // holds in full (it was evicted, or it outgrew the per-session bound). Rules that
 // read history deny such a session: eviction never turns a deny into an allow.
-var ErrHistoryLost = errors.New("modelguard: session history was evicted")
+var ErrHistoryLost = errors.New("tools: session history was evicted")
 
 // SessionEvent is one fact recorded in a session: a call to Tool at Time, and the
 // labels of data the model was exposed to by it (or by content the application

@@ -8,20 +8,12 @@ import "errors"
 var (
 	// ErrSessionStore: the session store failed (it is down, or returned an
 	// error).
-	ErrSessionStore = errors.New("modelguard: session store failed")
+	ErrSessionStore = errors.New("tools: session store failed")
 	// ErrSessionConflict: the session changed between the read and the record
 	// of a call, again and again; returned by [SessionStore.Append] for one
 	// conflict, and as a denial after several.
-	ErrSessionConflict = errors.New("modelguard: session changed during the decision")
+	ErrSessionConflict = errors.New("tools: session changed during the decision")
 	// ErrNoSession: a rule reads the session, but the call names none (see
 	// [WithCall]).
-	ErrNoSession = errors.New("modelguard: no session id")
-)
-
-// Reason codes of session denials.
-const (
-	CodeHistoryLost        = "history_lost"
-	CodeSessionUnavailable = "session_unavailable"
-	CodeSessionConflict    = "session_conflict"
-	CodeSessionRequired    = "session_required"
+	ErrNoSession = errors.New("tools: no session id")
 )

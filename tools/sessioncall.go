@@ -76,14 +76,12 @@ func (g *Guard[In, Out]) decideInSession(ctx context.Context, prog *policy.Progr
 		case errors.Is(err, ErrSessionConflict) && attempt < maxSessionRetries:
 			continue
 		case errors.Is(err, ErrSessionConflict):
-			return base, d, nil, nil, &DeniedError{Code: CodeSessionConflict, Err: ErrSessionConflict, Cause: err,
-				Messages: []string{"the session changed during the decision; try again"},
-				Reasons:  []string{fmt.Sprintf("session changed under the call %d times", attempt+1)}}
+			return base, d, nil, nil, newDenial(CodeSessionConflict, err, "the session changed during the decision; try again",
+				fmt.Sprintf("session changed under the call %d times", attempt+1))
 		case reads.Any() || len(labels) > 0:
 			// What the rules read could not be made to hold, or the output's
 			// labels could not be recorded: the output is not handed over.
-			return base, d, nil, nil, &DeniedError{Code: CodeSessionUnavailable, Err: ErrSessionStore, Cause: err,
-				Messages: []string{"session history is unavailable"}, Reasons: []string{"session store: " + err.Error()}}
+			return base, d, nil, nil, newDenial(CodeSessionUnavailable, err, "session history is unavailable", "session store: "+err.Error())
 		default:
 			// Nothing read, nothing labelled: the call goes ahead; only its
 			// count is missing from the history.
@@ -105,8 +103,8 @@ func (g *Guard[In, Out]) loadHistory(ctx context.Context, store SessionStore, ke
 		lk.Principal = key.Principal
 	}
 	if reads.Session && key.Session == "" {
-		return nil, &DeniedError{Code: CodeSessionRequired, Err: ErrNoSession,
-			Messages: []string{"this call needs a session"}, Reasons: []string{"a rule reads the session, but the call names none (tools.WithCall)"}}
+		return nil, newDenial(CodeSessionRequired, nil, "this call needs a session",
+			"a rule reads the session, but the call names none (tools.WithCall)")
 	}
 	snap, err := store.Load(ctx, lk)
 	switch {
@@ -114,11 +112,9 @@ func (g *Guard[In, Out]) loadHistory(ctx context.Context, store SessionStore, ke
 	case !reads.Any():
 		return nil, nil
 	case errors.Is(err, ErrHistoryLost):
-		return nil, &DeniedError{Code: CodeHistoryLost, Err: ErrHistoryLost, Cause: err,
-			Messages: []string{"session history is incomplete"}, Reasons: []string{"history lost: " + err.Error()}}
+		return nil, newDenial(CodeHistoryLost, err, "session history is incomplete", "history lost: "+err.Error())
 	default:
-		return nil, &DeniedError{Code: CodeSessionUnavailable, Err: ErrSessionStore, Cause: err,
-			Messages: []string{"session history is unavailable"}, Reasons: []string{"session store: " + err.Error()}}
+		return nil, newDenial(CodeSessionUnavailable, err, "session history is unavailable", "session store: "+err.Error())
 	}
 	st := &sessionState{snap: snap}
 	if lk.Session != "" {

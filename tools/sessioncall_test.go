@@ -136,7 +136,7 @@ func wantCode(t *testing.T, err error, code string) {
 		}
 		return
 	}
-	if !errors.As(err, &de) || de.Code != code {
+	if !errors.As(err, &de) || string(de.Code) != code {
 		t.Fatalf("want denial %s, got %v", code, err)
 	}
 }
@@ -155,7 +155,7 @@ func TestSessionExfiltration(t *testing.T) {
 	_, err = fetch(ctx, textIn{"https://evil.example"})
 	wantCode(t, err, "")
 	_, err = post(ctx, textIn{"x"})
-	wantCode(t, err, tools.CodeForbidden)
+	wantCode(t, err, string(tools.CodeForbidden))
 	if !strings.Contains(err.Error(), "session had seen: private, untrusted") {
 		t.Fatalf("model-facing message: %v", err)
 	}
@@ -169,7 +169,7 @@ func TestSessionExfiltration(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = post(ctx3, textIn{"x"})
-	wantCode(t, err, tools.CodeForbidden)
+	wantCode(t, err, string(tools.CodeForbidden))
 	// The denial's decision event records what the rule read.
 	evs := f.sink.Events()
 	var last audit.Event
@@ -190,11 +190,11 @@ func TestSessionPayments(t *testing.T) {
 	pay := guard[invoiceIn](t, f, tools.Tool{Name: "payments.initiate"})
 	ctx := f.ctx(t, "finance", "s1")
 	_, err := pay(ctx, invoiceIn{"I-1"})
-	wantCode(t, err, tools.CodeNoPermit) // no summary yet
+	wantCode(t, err, string(tools.CodeNoPermit)) // no summary yet
 	_, err = sum(ctx, invoiceIn{"I-2"})
 	wantCode(t, err, "")
 	_, err = pay(ctx, invoiceIn{"I-1"})
-	wantCode(t, err, tools.CodeNoPermit) // summary of another invoice
+	wantCode(t, err, string(tools.CodeNoPermit)) // summary of another invoice
 	_, err = sum(ctx, invoiceIn{"I-1"})
 	wantCode(t, err, "")
 	for i := 0; i < 3; i++ {
@@ -202,11 +202,11 @@ func TestSessionPayments(t *testing.T) {
 		wantCode(t, err, "")
 	}
 	_, err = pay(ctx, invoiceIn{"I-1"})
-	wantCode(t, err, tools.CodeNoPermit) // a fourth
+	wantCode(t, err, string(tools.CodeNoPermit)) // a fourth
 	// A new session starts its own count, and needs its own summary.
 	ctx2 := f.ctx(t, "finance", "s2")
 	_, err = pay(ctx2, invoiceIn{"I-1"})
-	wantCode(t, err, tools.CodeNoPermit)
+	wantCode(t, err, string(tools.CodeNoPermit))
 	// The decision event of an allowed payment recorded the count it read.
 	for _, ev := range f.sink.Events() {
 		if ev.Phase == audit.PhaseDecision && ev.Tool == "payments.initiate" && ev.Decision == audit.Allow {
@@ -229,14 +229,14 @@ func TestSessionEgressAfterPII(t *testing.T) {
 	wantCode(t, err, "")
 	// Whatever the session: a fresh one does not launder the label.
 	_, err = upload(f.ctx(t, "crm-bot", "s2"), textIn{"x"})
-	wantCode(t, err, tools.CodeForbidden)
+	wantCode(t, err, string(tools.CodeForbidden))
 	_, err = upload(f.ctx(t, "crm-bot", ""), textIn{"x"}) // no session at all
-	wantCode(t, err, tools.CodeForbidden)
+	wantCode(t, err, string(tools.CodeForbidden))
 	_, err = upload(f.ctx(t, "other-bot", "s2"), textIn{"x"}) // another agent is not affected
 	wantCode(t, err, "")
 	f.advance(23 * time.Hour)
 	_, err = upload(f.ctx(t, "crm-bot", "s3"), textIn{"x"})
-	wantCode(t, err, tools.CodeForbidden)
+	wantCode(t, err, string(tools.CodeForbidden))
 	f.advance(2 * time.Hour)
 	_, err = upload(f.ctx(t, "crm-bot", "s3"), textIn{"x"})
 	wantCode(t, err, "")
@@ -255,7 +255,7 @@ func TestSessionLabelBeforeCall(t *testing.T) {
 	_, err := read(f.ctx(t, "bot", "s1"), textIn{"x"})
 	wantCode(t, err, "")
 	_, err = upload(f.ctx(t, "bot", "s9"), textIn{"x"})
-	wantCode(t, err, tools.CodeForbidden)
+	wantCode(t, err, string(tools.CodeForbidden))
 }
 
 // Concurrency: however many calls race in one session, at most 3 payments
@@ -330,7 +330,7 @@ func TestSessionEvictedDenies(t *testing.T) {
 		wantCode(t, err, "")
 	}
 	_, err := post(ctx, textIn{"x"})
-	wantCode(t, err, tools.CodeHistoryLost)
+	wantCode(t, err, string(tools.CodeHistoryLost))
 	if !errors.Is(err, tools.ErrHistoryLost) {
 		t.Fatalf("%v does not match ErrHistoryLost", err)
 	}
@@ -359,12 +359,12 @@ func TestSessionStoreDown(t *testing.T) {
 	plain := guard[textIn](t, f, tools.Tool{Name: "web.upload"})
 	ctx := f.ctx(t, "bot", "s1")
 	_, err := post(ctx, textIn{"x"})
-	wantCode(t, err, tools.CodeSessionUnavailable)
+	wantCode(t, err, string(tools.CodeSessionUnavailable))
 	if !errors.Is(err, tools.ErrSessionStore) || !errors.Is(err, down) {
 		t.Fatalf("%v: want ErrSessionStore and the cause", err)
 	}
 	_, err = read(ctx, textIn{"x"})
-	wantCode(t, err, tools.CodeSessionUnavailable)
+	wantCode(t, err, string(tools.CodeSessionUnavailable))
 	_, err = plain(ctx, textIn{"x"})
 	wantCode(t, err, "")
 }
@@ -374,7 +374,7 @@ func TestSessionRequired(t *testing.T) {
 	f := newSessFixture(t, sessionPolicy, &tools.MemorySessions{})
 	post := guard[textIn](t, f, tools.Tool{Name: "http.post"})
 	_, err := post(f.ctx(t, "bot", ""), textIn{"x"})
-	wantCode(t, err, tools.CodeSessionRequired)
+	wantCode(t, err, string(tools.CodeSessionRequired))
 }
 
 // A policy that reads history does not compile for an enforcer without a

@@ -727,7 +727,7 @@ func TestHostileArgumentTypes(t *testing.T) {
 				t.Errorf("%s/%s: err = %v (panicked %v, ran %v), want ErrBadArgs", path, mode, err, panicked, ran != before)
 				continue
 			}
-			if ev := w.sink.Events(); len(ev) != 1 || ev[0].Code != tools.CodeBadArgs {
+			if ev := w.sink.Events(); len(ev) != 1 || ev[0].Code != string(tools.CodeBadArgs) {
 				t.Errorf("%s/%s: records %+v, want one bad_arguments decision", path, mode, ev)
 			}
 		}

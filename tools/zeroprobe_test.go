@@ -57,6 +57,7 @@ var probeFuncs = map[string]any{
 	"access.WhatCan": access.WhatCan, "access.WhoCan": access.WhoCan,
 
 	"tools.ApproveRequest": tools.ApproveRequest, "tools.CallFromContext": tools.CallFromContext,
+	"tools.CodeOf": tools.CodeOf, "tools.Codes": tools.Codes,
 	"tools.EnvSecrets": tools.EnvSecrets, "tools.FileSecrets": tools.FileSecrets,
 	"tools.GrantForRequest": tools.GrantForRequest, "tools.MintGrant": tools.MintGrant,
 	"tools.ModelText": tools.ModelText, "tools.NewEnforcer": tools.NewEnforcer,
@@ -92,7 +93,7 @@ var probeTypes = []any{
 	(*access.ControlRow)(nil), (*access.Mapping)(nil), (*access.Report)(nil), (*access.ReportOptions)(nil),
 	(*access.Series)(nil), (*access.Tally)(nil), (*access.Timeline)(nil),
 
-	(*policy.Budget)(nil), (*policy.Case)(nil), (*policy.CaseRequest)(nil), (*policy.CaseResult)(nil),
+	(*policy.Budget)(nil), (*policy.Case)(nil), (*policy.CaseEvent)(nil), (*policy.CaseHistory)(nil), (*policy.CaseRequest)(nil), (*policy.CaseResult)(nil),
 	(*policy.Decision)(nil), (*policy.Effect)(nil), (*policy.Error)(nil), (*policy.Clause)(nil), (*policy.Expect)(nil),
 	(*policy.Explanation)(nil), (*policy.Grant)(nil), (*policy.Input)(nil), (*policy.Key)(nil), (*policy.Limit)(nil),
 	(*policy.Mode)(nil), (*policy.Obligations)(nil), (*policy.Options)(nil), (*policy.Path)(nil),
@@ -103,7 +104,7 @@ var probeTypes = []any{
 	(*policy.CaseEvent)(nil), (*policy.CaseHistory)(nil), (*policy.Fact)(nil), (*policy.History)(nil), (*policy.HistoryEvent)(nil), (*policy.HistoryState)(nil), (*policy.Reads)(nil),
 
 	(*tools.Answer)(nil), (*tools.ApprovalOptions)(nil), (*tools.ApprovalQueue)(nil), (*tools.ApprovalRequest)(nil),
-	(*tools.Approvals)(nil), (*tools.Call)(nil), (*tools.DeniedError)(nil), (*tools.Enforcer)(nil),
+	(*tools.Approvals)(nil), (*tools.Call)(nil), (*tools.Code)(nil), (*tools.DeniedError)(nil), (*tools.Enforcer)(nil),
 	(*tools.Func[payment, string])(nil), (*tools.GrantSpec)(nil), (*tools.Guard[payment, string])(nil),
 	(*tools.Handler)(nil), (*tools.Kill)(nil), (*tools.KillScope)(nil), (*tools.KillSet)(nil),
 	(*tools.KillSwitch)(nil), (*tools.LimitKey)(nil), (*tools.LimitOptions)(nil), (*tools.LimitStore)(nil),

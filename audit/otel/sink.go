@@ -132,8 +132,8 @@ func (s *Sink) measure(ctx context.Context, e *audit.Event) {
 		attribute.String("modelguard.decision", e.Decision),
 		attribute.String("modelguard.outcome", e.Outcome),
 	}
-	if e.ErrorType != "" {
-		attrs = append(attrs, attribute.String("error.type", e.ErrorType))
+	if c := e.ErrorClass(); c != "" {
+		attrs = append(attrs, attribute.String("error.type", c))
 	}
 	set := metric.WithAttributes(attrs...)
 	s.calls.Add(ctx, 1, set)
@@ -165,7 +165,7 @@ func attributes(e *audit.Event) []attribute.KeyValue {
 	str("gen_ai.conversation.id", e.SessionID)
 	str("gen_ai.provider.name", e.Identity.ModelProvider)
 	str("gen_ai.request.model", e.Identity.ModelName)
-	str("error.type", e.ErrorType)
+	str("error.type", e.ErrorClass())
 	str("modelguard.decision.code", e.Code)
 	list("modelguard.rules", e.Rules)
 	list("modelguard.controls", e.Controls)

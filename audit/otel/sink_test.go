@@ -42,7 +42,7 @@ func (f *fixture) call(t *testing.T, ctx context.Context, outcome string) {
 	d := audittest.Event("d")
 	d.Phase, d.Outcome, d.Duration, d.OutputDigest, d.Output = audit.PhaseDecision, "", 0, "", nil
 	if outcome == audit.OutcomeDenied {
-		d.Decision, d.Code, d.Outcome, d.ErrorType = audit.Deny, "forbidden", audit.OutcomeDenied, "forbidden"
+		d.Decision, d.Code, d.Outcome = audit.Deny, "forbidden", audit.OutcomeDenied
 	}
 	if err := f.sink.Record(ctx, d); err != nil {
 		t.Fatal(err)

@@ -30,7 +30,7 @@ func (h *Handler) origins(reqs []tools.ApprovalRequest) map[originKey]*audit.Eve
 	// is the newest one.
 	_ = h.log().Query(f, func(e audit.Event) error {
 		k := originKey{e.Identity.Issuer, e.Identity.Subject, e.Tool, e.ArgsDigest}
-		if e.Code == tools.CodeApprovalRequired && want[k] {
+		if e.Code == string(tools.CodeApprovalRequired) && want[k] {
 			out[k] = &e
 		}
 		return nil

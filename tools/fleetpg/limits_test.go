@@ -80,7 +80,7 @@ func payGuard(t testing.TB, set *policy.Set, store tools.LimitStore, now func() 
 func deniedCode(err error) (string, time.Duration) {
 	var de *tools.DeniedError
 	if errors.As(err, &de) {
-		return de.Code, de.RetryAfter
+		return string(de.Code), de.RetryAfter
 	}
 	if err != nil {
 		return "error: " + err.Error(), 0

@@ -172,14 +172,14 @@ func TestFleetLoadWorker(t *testing.T) {
 				var de *tools.DeniedError
 				switch {
 				case errors.As(err, &de):
-					call.Code = de.Code
+					call.Code = string(de.Code)
 				case err != nil:
 					call.Code = "error: " + err.Error()
 				case out != in.ID:
 					call.Code = "wrong output " + out
 				}
 				calls[c] = append(calls[c], call)
-				if strings.HasSuffix(call.Code, "unavailable") || call.Code == tools.CodeAuditFailed {
+				if strings.HasSuffix(call.Code, "unavailable") || call.Code == string(tools.CodeAuditFailed) {
 					time.Sleep(time.Millisecond) // a caller backs off from a fleet that is down
 				}
 			}
@@ -385,10 +385,10 @@ func checkFleet(t *testing.T, ctx context.Context, sink *auditpg.Sink, calls [][
 					paid += c.Amount
 				}
 			}
-			if c.Code == tools.CodeKilled && s < ft.kill {
+			if c.Code == string(tools.CodeKilled) && s < ft.kill {
 				t.Errorf("worker %d: call %s killed before the kill switch was activated", w, c.ID)
 			}
-			if c.Code == tools.CodeKilled {
+			if c.Code == string(tools.CodeKilled) {
 				killed++
 			}
 			if c.Code == "ok" && s > ft.kill+stopped && s < ft.lift {

@@ -158,7 +158,7 @@ func TestHTTPHandlerCalls(t *testing.T) {
 			}
 		}
 	}
-	if codes[tools.CodeUnknownTool] != 2 || codes[tools.CodeForbidden] != 1 || codes[""] != 1 {
+	if codes[string(tools.CodeUnknownTool)] != 2 || codes[string(tools.CodeForbidden)] != 1 || codes[""] != 1 {
 		t.Errorf("decisions by code: %v", codes)
 	}
 }
@@ -180,7 +180,7 @@ func TestHTTPHandlerSessionBinding(t *testing.T) {
 	}
 	var refused []audit.Event
 	for _, e := range w.log.Events() {
-		if e.Code == tools.CodeSessionMismatch {
+		if e.Code == string(tools.CodeSessionMismatch) {
 			refused = append(refused, e)
 		}
 	}
@@ -248,7 +248,7 @@ func TestHTTPHandlerStepUp(t *testing.T) {
 			codes = append(codes, e.Code)
 		}
 	}
-	if strings.Join(codes, ",") != tools.CodeInsufficientScope+"," {
+	if strings.Join(codes, ",") != string(tools.CodeInsufficientScope)+"," {
 		t.Errorf("decisions: %q", codes)
 	}
 }
