@@ -111,3 +111,24 @@ func FuzzStepUpBody(f *testing.F) {
 		}
 	})
 }
+
+func TestStepUpZero(t *testing.T) {
+	t.Parallel()
+	var nilStep *httpguard.StepUp
+	nilStep.Add("a")
+	if nilStep.Scopes() != nil || nilStep.AddDenial(&tools.DeniedError{Code: tools.CodeInsufficientScope, Scopes: []string{"a"}}) != true {
+		t.Error("nil StepUp")
+	}
+	var zero httpguard.StepUp
+	if zero.AddDenial(nil) || zero.AddDenial(&tools.DeniedError{Code: tools.CodeInsufficientScope}) || len(zero.Scopes()) != 0 {
+		t.Error("zero StepUp took a non-step-up")
+	}
+	//lint:ignore SA1012 a nil ctx must not panic
+	if httpguard.StepUpFromContext(nil) != nil || httpguard.StepUpFromContext(httpguard.WithStepUp(nil, &zero)) != &zero { //nolint:staticcheck
+		t.Error("StepUp context")
+	}
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	if httpguard.WriteStepUp(httptest.NewRecorder(), r, nil) || httpguard.ApprovalText(nil, "") == "" {
+		t.Error("nil errors")
+	}
+}
