@@ -18,6 +18,7 @@ import (
 
 	"github.com/modelguard/modelguard/audit"
 	"github.com/modelguard/modelguard/identity"
+	"github.com/modelguard/modelguard/policy"
 	"github.com/modelguard/modelguard/tools"
 	"github.com/modelguard/modelguard/tools/console"
 )
@@ -53,6 +54,7 @@ type consoleFlags struct {
 	proxyFrom                       listFlag
 	tlsCert, tlsKey                 string
 	csrfSecret                      string
+	policies                        listFlag
 }
 
 func runConsole(args []string, stdout, stderr io.Writer) int {
@@ -93,6 +95,7 @@ func parseConsole(args []string, stdout, stderr io.Writer) (*consoleFlags, int, 
 	fset.StringVar(&c.proxyHeader, "proxy-header", "", "trust this `header` for the subject from -proxy-from")
 	fset.StringVar(&c.proxyRoles, "proxy-roles-header", "", "`header` with the proxy user's roles")
 	fset.Var(&c.proxyFrom, "proxy-from", "the proxy's addresses, a `CIDR` (repeatable)")
+	fset.Var(&c.policies, "policy", "policy `file` the guards enforce: the identities page shows what it lets each identity call (repeatable)")
 	fset.StringVar(&c.csrfSecret, "csrf-secret", "", "`file` of at least 32 bytes keying CSRF tokens; the same on every instance behind one load balancer (default: random)")
 	fset.StringVar(&c.tlsCert, "tls-cert", "", "TLS certificate `file`")
 	fset.StringVar(&c.tlsKey, "tls-key", "", "TLS private key `file`")
@@ -146,6 +149,11 @@ func (c *consoleFlags) handler(ctx context.Context, onClose func(func())) (http.
 		MaxElevationTTL: c.maxElev, BasePath: c.base}
 	if cfg.Proxy, err = c.proxy(); err != nil {
 		return nil, err
+	}
+	if len(c.policies) > 0 {
+		if cfg.Policy, err = policy.Load(policy.Options{}, c.policies...); err != nil {
+			return nil, err
+		}
 	}
 	if c.csrfSecret != "" {
 		if cfg.CSRFSecret, err = readLimited(c.csrfSecret, maxKeyFile); err != nil {

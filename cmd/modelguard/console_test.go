@@ -94,6 +94,8 @@ func (k consoleKeys) person(t *testing.T, sub, role string) string {
 	return tok
 }
 
+const financePolicy = "rules:\n  - {id: pay-approval, effect: permit, tools: [payments.initiate], require: [approval]}\n"
+
 // financeApp is the guarded application: a payments tool that needs approval,
 // filing into the PostgreSQL queue and writing a signed audit log.
 type financeApp struct {
@@ -128,7 +130,7 @@ func newFinanceApp(t *testing.T, k consoleKeys, q tools.ApprovalQueue, logPath s
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { app.log.Close() })
-	rules, _ := policy.Parse("p.yaml", []byte("rules:\n  - {id: pay-approval, effect: permit, tools: [payments.initiate], require: [approval]}\n"))
+	rules, _ := policy.Parse("p.yaml", []byte(financePolicy))
 	set, err := policy.NewSet(rules, policy.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -188,6 +190,8 @@ func TestConsolePostgresInstances(t *testing.T) {
 	}
 	k := newConsoleKeys(t)
 	// One CSRF secret for both instances, as behind a load balancer.
+	policyFile := filepath.Join(k.dir, "policy.yaml")
+	os.WriteFile(policyFile, []byte(financePolicy), 0o644)
 	csrfFile := filepath.Join(k.dir, "csrf.secret")
 	os.WriteFile(csrfFile, []byte("0123456789abcdef0123456789abcdef-shared"), 0o600)
 	logPath := filepath.Join(k.dir, "fin.log")
@@ -201,7 +205,7 @@ func TestConsolePostgresInstances(t *testing.T) {
 	id := de.Approval.ID
 	var srv [2]*httptest.Server
 	for i := range srv {
-		args := append(k.args(dsn, prefix, logPath, filepath.Join(k.dir, "console"+string(rune('a'+i))+".log")), "-csrf-secret", csrfFile)
+		args := append(k.args(dsn, prefix, logPath, filepath.Join(k.dir, "console"+string(rune('a'+i))+".log")), "-csrf-secret", csrfFile, "-policy", policyFile)
 		c, code, ok := parseConsole(args, io.Discard, io.Discard)
 		if !ok {
 			t.Fatalf("flags: %d", code)
@@ -248,6 +252,9 @@ func TestConsolePostgresInstances(t *testing.T) {
 	_, timeline := consoleGet(t, srv[0].URL, "/sessions/sess-cli", viewer)
 	if n := strings.Count(timeline, `data-verified="true"`); n != 4 || strings.Contains(timeline, `data-verified="false"`) {
 		t.Fatalf("timeline has %d verified records: %s", n, timeline)
+	}
+	if _, page := consoleGet(t, srv[0].URL, "/identities", viewer); !strings.Contains(page, "<code>payments.initiate</code> with approval") {
+		t.Fatalf("identities page without the policy's answer: %s", page)
 	}
 	// The console's own action log holds the approval, signed.
 	l, err := audit.OpenLog(filepath.Join(k.dir, "consoleb.log"))

@@ -21,6 +21,7 @@ import (
 
 	"github.com/modelguard/modelguard/audit"
 	"github.com/modelguard/modelguard/identity"
+	"github.com/modelguard/modelguard/policy"
 	"github.com/modelguard/modelguard/tools"
 )
 
@@ -69,6 +70,10 @@ type Config struct {
 	// LogKeys verify the log's signed checkpoints (note.VerifierList of the
 	// log's verifier key). Without them no record is shown as verified.
 	LogKeys note.Verifiers
+	// Policy, if set, is the enforced policy: the identities page shows what
+	// it lets each identity call (package policy/access, from the policy
+	// alone).
+	Policy *policy.Set
 	// Proxy, if set, also accepts users authenticated by a trusted proxy's
 	// identity headers (see [ProxyAuth]). Off by default.
 	Proxy *ProxyAuth

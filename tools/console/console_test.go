@@ -106,7 +106,7 @@ func buildFixture(t testing.TB, fileLog bool, mut func(*console.Config)) *fixtur
 	pks, _ := identity.NewKeySet(f.people.PublicKey())
 	pv, _ := identity.NewVerifier("https://sso.example", "console", pks, identity.VerifierOptions{})
 	cfg := console.Config{Queue: f.queue, Verifier: pv, Grants: gi, GrantAudience: []string{"modelguard"},
-		MaxGrantTTL: 30 * time.Minute, MaxElevationTTL: 10 * time.Minute, Audit: sink, Log: rd, LogKeys: keys}
+		MaxGrantTTL: 30 * time.Minute, MaxElevationTTL: 10 * time.Minute, Audit: sink, Log: rd, LogKeys: keys, Policy: set}
 	if mut != nil {
 		mut(&cfg)
 	}

@@ -24,7 +24,8 @@
 // reasons, grants and their approvers, secret names, redacted paths, digests
 // and any recorded arguments and outputs, labels and history facts — and GET
 // /identities lists each
-// model identity seen, most recently seen first. Every timeline record is
+// model identity seen, most recently seen first, and with Config.Policy what
+// the policy lets it call (package policy/access). Every timeline record is
 // proven on the server: an inclusion proof against the log's latest signed
 // checkpoint ([audit.Log.Prove]), checked with Config.LogKeys
 // ([audit.InclusionProof.Verify]); the page shows it verified, or unverified

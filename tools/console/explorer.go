@@ -156,6 +156,10 @@ type identityRow struct {
 	LastSeen      time.Time
 	Calls, Denied int
 	Tools         []string
+	// With Config.Policy: what the policy lets the identity call.
+	Analysed      bool
+	MayDo         []mayDo
+	AnalysisError string
 }
 
 // identityKey is what tells two identities apart: issuer, subject, agent,
@@ -200,5 +204,6 @@ func (h *Handler) identities(w http.ResponseWriter, r *http.Request) {
 		v.People = append(v.People, *row)
 	}
 	slices.SortFunc(v.People, func(a, b identityRow) int { return b.LastSeen.Compare(a.LastSeen) })
+	h.analyse(r.Context(), v.People)
 	h.render(w, "identities.html", v)
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/modelguard/modelguard/audit"
+	"github.com/modelguard/modelguard/policy"
 	"github.com/modelguard/modelguard/tools"
 	"github.com/modelguard/modelguard/tools/console"
 )
@@ -180,6 +181,10 @@ func TestIdentities(t *testing.T) {
 	if !strings.Contains(body, "<td>3</td><td>2</td>") {
 		t.Fatalf("model:fin's calls and denials not counted: %s", body)
 	}
+	// What the policy lets each identity do (policy/access).
+	if strings.Count(body, "<code>payments.initiate</code> with approval</div>") != 2 {
+		t.Fatalf("the policy's answer for each identity is missing: %s", body)
+	}
 }
 
 // Without a log the explorer pages are absent, not broken.
@@ -256,5 +261,25 @@ func TestProofPathsAgree(t *testing.T) {
 	fast, slow := page(false), page(true)
 	if strings.Join(fast, " ") != strings.Join(slow, " ") || len(fast) != 4 || strings.Contains(strings.Join(fast, " "), "false") {
 		t.Fatalf("intact log: fast %v, slow %v", fast, slow)
+	}
+}
+
+// The identities page answers from the policy for each identity: one that no
+// permit reaches may call nothing.
+func TestIdentitiesMayDo(t *testing.T) {
+	rules, _ := policy.Parse("p.yaml", []byte("rules:\n  - {id: fin-only, effect: permit, tools: [payments.initiate], when: 'identity.sub == \"model:fin\"', require: [approval]}\n"))
+	set, err := policy.NewSet(rules, policy.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := buildFixture(t, true, func(c *console.Config) { c.Policy = set })
+	f.callIn(t, "model:fin", "s1", payment{1, "A"})
+	f.callIn(t, "model:other", "s2", payment{1, "A"})
+	viewer := f.token(t, "victor", map[string]any{"roles": []any{"viewer"}})
+	_, body := f.do(t, "GET", "/identities", viewer, nil)
+	other, fin := body[strings.Index(body, "model:other"):], body[strings.Index(body, "model:fin"):]
+	if !strings.Contains(other[:strings.Index(other, "</tr>")], `<td class="maydo">nothing</td>`) ||
+		!strings.Contains(fin[:strings.Index(fin, "</tr>")], "<code>payments.initiate</code> with approval") {
+		t.Fatalf("may-do per identity:\n%s", body)
 	}
 }
