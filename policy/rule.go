@@ -70,7 +70,8 @@ type Rule struct {
 	// addition to its condition. A call denied only for want of them is a
 	// step-up: the decision names the scopes ([Decision.Scopes]), so an HTTP
 	// or MCP edge can ask the client for a token that has them without reading
-	// any CEL.
+	// any CEL. [Program.MayAllow] ignores scopes, so a tool that needs more is
+	// still listed, and a call to it is a step-up rather than a hidden tool.
 	Scopes []string
 
 	// Require lists what the call needs besides the permit; "approval" runs the

@@ -38,14 +38,21 @@ rules:
 		})
 	reg, _ := tools.NewRegistry(enf, getTicket)
 
-	s := server.NewMCPServer("support", "1",
-		server.WithToolHandlerMiddleware(mcpgo.Middleware(reg)),
-		server.WithToolFilter(mcpgo.Filter(reg)))
+	s := server.NewMCPServer("support", "1")
 	_ = mcpgo.AddTools(s, reg)
 
-	// Over HTTP: http.ListenAndServe(addr, guarded).
-	var guarded http.Handler = httpguard.Middleware(verifier, httpguard.Options{})(server.NewStreamableHTTPServer(s))
-	_ = guarded
+	// Over HTTP: metadata, bearer check, challenges, session binding, list
+	// filtering and the audit of refused calls in one handler (it installs
+	// Middleware, Filter and RecordRefused on s); http.ListenAndServe(addr, h).
+	var h http.Handler
+	h, err := mcpgo.NewHTTPHandler(s, reg, verifier, httpguard.Metadata{
+		Resource:             "https://mcp.example.com/mcp",
+		AuthorizationServers: []string{"https://id.example.com"},
+	}, mcpgo.HTTPOptions{})
+	if err != nil {
+		panic(err)
+	}
+	_ = h
 
 	// In process: each call's context carries the identity.
 	for _, agent := range []string{"support-bot", "coding-assistant"} {
