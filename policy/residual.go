@@ -46,18 +46,61 @@ func (c Clause) Reads(name string) bool { return slices.Contains(c.Vars, name) }
 
 // Residuals partially evaluates every enforced rule covering the program's tool
 // with args, request, grant, session and history unknown, and identity unknown
-// too when id is nil,
-// and returns, in policy order, the rules whose condition may still hold: what an
-// identity (or, with id nil, anyone) needs for each rule to apply. A rule whose
-// condition is false for id is left out. It reads the compiled, type-checked
-// rules, so it answers for exactly the conditions [Program.Decide] evaluates.
+// too when id is nil, and returns, in policy order, the rules whose condition
+// may still hold: what an identity (or, with id nil, anyone) needs for each
+// rule to apply. A rule whose condition is false for id is left out. It reads
+// the compiled, type-checked rules, so it answers for exactly the conditions
+// [Program.Decide] evaluates.
 //
-// It builds its own evaluation plans on every call: it is for analysis (who may
-// call a tool, what an identity may call), not for the hot path.
+// It prepares its evaluation plans on every call; to ask many questions of
+// one program, prepare them once with [Program.Partial].
 func (p *Program) Residuals(ctx context.Context, id *identity.Claims) ([]Residual, error) {
+	q, err := p.Partial()
+	if err != nil {
+		return nil, err
+	}
+	return q.Residuals(ctx, id)
+}
+
+// Partial is a [Program] prepared for partial evaluation: analysis (who may
+// call a tool, what an identity may call), not the hot path. It is immutable
+// and safe for concurrent use.
+type Partial struct {
+	p     *Program
+	plans []cel.Program // by rule index; nil: no condition, or errs[i] is set
+	errs  []error
+}
+
+// Partial prepares p's rules for [Partial.Residuals].
+func (p *Program) Partial() (*Partial, error) {
 	if err := p.built(); err != nil {
 		return nil, err
 	}
+	q := &Partial{p: p, plans: make([]cel.Program, len(p.rules)), errs: make([]error, len(p.rules))}
+	for i := range p.rules {
+		c := &p.rules[i]
+		if c.asts[0] == nil || !c.rule.enforced() {
+			continue
+		}
+		opts := []cel.ProgramOption{cel.EvalOptions(cel.OptPartialEval, cel.OptTrackState)}
+		if c.loops {
+			opts = append(opts, cel.CostLimit(p.set.opts.CostLimit), cel.InterruptCheckFrequency(64))
+		}
+		prg, err := p.env.Program(c.asts[0], opts...)
+		if err != nil {
+			q.errs[i] = &Error{Rule: c.rule.ID, Tool: p.tool.Name, Err: ErrEval, Msg: err.Error()}
+		}
+		q.plans[i] = prg
+	}
+	return q, nil
+}
+
+// Residuals is [Program.Residuals] with the plans prepared once.
+func (q *Partial) Residuals(ctx context.Context, id *identity.Claims) ([]Residual, error) {
+	if q == nil || q.p == nil {
+		return nil, &Error{Err: ErrInvalid, Msg: "partial program not built by Program.Partial"}
+	}
+	p := q.p
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -80,7 +123,7 @@ func (p *Program) Residuals(ctx context.Context, id *identity.Claims) ([]Residua
 		if err := ctx.Err(); err != nil {
 			return nil, &Error{Tool: p.tool.Name, Err: ErrEval, Msg: "not evaluated: " + err.Error()}
 		}
-		r, keep := p.residual(ctx, c, vars)
+		r, keep := q.residual(ctx, i, vars)
 		if keep {
 			out = append(out, r)
 		}
@@ -88,25 +131,21 @@ func (p *Program) Residuals(ctx context.Context, id *identity.Claims) ([]Residua
 	return out, nil
 }
 
-// residual partially evaluates one rule; keep is false when its condition is
+// residual partially evaluates rule i; keep is false when its condition is
 // false whatever the unknowns.
-func (p *Program) residual(ctx context.Context, c *compiledRule, vars cel.PartialActivation) (r Residual, keep bool) {
+func (q *Partial) residual(ctx context.Context, i int, vars cel.PartialActivation) (r Residual, keep bool) {
+	p, c := q.p, &q.p.rules[i]
 	r.Rule = cloneRules([]Rule{*c.rule})[0]
 	a := c.asts[0]
-	if a == nil {
+	switch {
+	case q.errs[i] != nil:
+		r.Err = q.errs[i]
+		return r, true
+	case a == nil:
 		r.Always = true
 		return r, true
 	}
-	opts := []cel.ProgramOption{cel.EvalOptions(cel.OptPartialEval, cel.OptTrackState)}
-	if c.loops {
-		opts = append(opts, cel.CostLimit(p.set.opts.CostLimit), cel.InterruptCheckFrequency(64))
-	}
-	prg, err := p.env.Program(a, opts...)
-	if err != nil {
-		r.Err = &Error{Rule: r.Rule.ID, Tool: p.tool.Name, Err: ErrEval, Msg: err.Error()}
-		return r, true
-	}
-	val, det, err := prg.ContextEval(ctx, vars)
+	val, det, err := q.plans[i].ContextEval(ctx, vars)
 	switch {
 	case err == nil && types.IsUnknown(val):
 	case err != nil || types.IsError(val):

@@ -94,7 +94,7 @@ var probeTypes = []any{
 	(*access.Series)(nil), (*access.Tally)(nil), (*access.Timeline)(nil),
 
 	(*policy.Budget)(nil), (*policy.Case)(nil), (*policy.CaseEvent)(nil), (*policy.CaseHistory)(nil), (*policy.CaseRequest)(nil), (*policy.CaseResult)(nil),
-	(*policy.Decision)(nil), (*policy.Effect)(nil), (*policy.Error)(nil), (*policy.Clause)(nil), (*policy.Expect)(nil),
+	(*policy.Decision)(nil), (*policy.Effect)(nil), (*policy.Error)(nil), (*policy.Clause)(nil), (*policy.Partial)(nil), (*policy.Expect)(nil),
 	(*policy.Explanation)(nil), (*policy.Grant)(nil), (*policy.Input)(nil), (*policy.Key)(nil), (*policy.Limit)(nil),
 	(*policy.Mode)(nil), (*policy.Obligations)(nil), (*policy.Options)(nil), (*policy.Path)(nil),
 	(*policy.Position)(nil), (*policy.Program)(nil), (*policy.Report)(nil), (*policy.Request)(nil), (*policy.Residual)(nil),

@@ -83,12 +83,29 @@ func WhatCan(ctx context.Context, set *policy.Set, id *identity.Claims, tools []
 
 // programs compiles a set once per tool, for analyses that ask many questions.
 type programs struct {
-	set   *policy.Set
-	progs map[string]*policy.Program
+	set      *policy.Set
+	progs    map[string]*policy.Program
+	partials map[string]*policy.Partial
 }
 
 func newPrograms(set *policy.Set) *programs {
-	return &programs{set: set, progs: map[string]*policy.Program{}}
+	return &programs{set: set, progs: map[string]*policy.Program{}, partials: map[string]*policy.Partial{}}
+}
+
+func (ps *programs) partial(tool policy.Tool) (*policy.Partial, error) {
+	if q := ps.partials[tool.Name]; q != nil {
+		return q, nil
+	}
+	p, err := ps.get(tool)
+	if err != nil {
+		return nil, err
+	}
+	q, err := p.Partial()
+	if err != nil {
+		return nil, err
+	}
+	ps.partials[tool.Name] = q
+	return q, nil
 }
 
 func (ps *programs) get(tool policy.Tool) (*policy.Program, error) {
@@ -128,11 +145,11 @@ func reach(ctx context.Context, set *policy.Set, tool policy.Tool, id *identity.
 }
 
 func (ps *programs) reach(ctx context.Context, tool policy.Tool, id *identity.Claims) (Access, error) {
-	prog, err := ps.get(tool)
+	q, err := ps.partial(tool)
 	if err != nil {
 		return Access{}, err
 	}
-	rs, err := prog.Residuals(ctx, id)
+	rs, err := q.Residuals(ctx, id)
 	if err != nil {
 		return Access{}, err
 	}

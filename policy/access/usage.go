@@ -105,8 +105,8 @@ func NewUsage() *Usage {
 func ReadUsage(log *audit.Log, since, until time.Time) (*Usage, error) {
 	u := NewUsage()
 	u.Since, u.Until = since, until
-	err := log.Events(func(e audit.Event) error {
-		u.Add(&e)
+	err := eachEvent(log, func(e *audit.Event) error {
+		u.Add(e)
 		return nil
 	})
 	if err != nil {
