@@ -23,7 +23,9 @@
 // Every call goes through its guard with the tool_use id as the call id and,
 // unless the context already carries a prompt id ([tools.WithCall]), the
 // message's id as the prompt id, so the audit log ties each call to the model
-// turn that made it.
+// turn that made it. The Messages API has no conversation id: name the
+// conversation with [tools.WithCall] (Call.SessionID) and it is the session
+// that session-aware policy reads and extends.
 //
 // # What the model is told
 //

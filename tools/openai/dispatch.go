@@ -175,6 +175,19 @@ func withPrompt(ctx context.Context, prompt string) context.Context {
 	return tools.WithCall(ctx, meta)
 }
 
+// withSession makes the Responses API conversation the session of the calls
+// made with ctx (what session-aware policy reads), unless ctx already names
+// one. Chat Completions have no conversation id: the application names the
+// session with tools.WithCall.
+func withSession(ctx context.Context, conversation string) context.Context {
+	meta, _ := tools.CallFromContext(ctx)
+	if meta.SessionID != "" || conversation == "" {
+		return ctx
+	}
+	meta.SessionID = conversation
+	return tools.WithCall(ctx, meta)
+}
+
 // ErrorText is what the model is told about a failed guarded call: for a denial,
 // [tools.DeniedError.Error] (the tool, the reason code and the deciding rules'
 // messages); for a tool that panicked, only that it failed; for any other tool
@@ -210,7 +223,7 @@ func (d *Dispatcher) FunctionCall(ctx context.Context, call responses.ResponseFu
 // prompt id of each call is the response's id unless ctx names one. The error
 // joins the calls' errors.
 func (d *Dispatcher) FunctionCallOutputs(ctx context.Context, r *responses.Response) ([]responses.ResponseInputItemUnionParam, error) {
-	ctx = withPrompt(ctx, r.ID)
+	ctx = withSession(withPrompt(ctx, r.ID), r.Conversation.ID)
 	var items []responses.ResponseInputItemUnionParam
 	var errs []error
 	for _, out := range r.Output {

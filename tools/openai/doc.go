@@ -27,7 +27,11 @@
 // Every call goes through its guard with the model's call id as the call id
 // and, unless the context already carries a prompt id ([tools.WithCall]), the
 // completion's or response's id as the prompt id, so the audit log ties each
-// call to the model turn that made it.
+// call to the model turn that made it. A response that belongs to a
+// conversation (the Responses API's conversation id) makes it the calls'
+// session, unless the context names one: session-aware policy reads that
+// session's history. For Chat Completions, name the session with
+// [tools.WithCall].
 //
 // # What the model is told
 //

@@ -211,3 +211,20 @@ func TestNewRejectsCollisions(t *testing.T) {
 		t.Errorf("New: %v", err)
 	}
 }
+
+// A response in a conversation makes the conversation the calls' session.
+func TestResponsesConversationSession(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	d := w.dispatcher(t)
+	withConv := strings.Replace(responseWithCalls, `"tools": [],`, `"tools": [], "conversation": {"id": "conv_9"},`, 1)
+	c, _ := client(t, withConv)
+	ctx := identity.WithToken(context.Background(), w.support)
+	resp, err := c.Responses.New(ctx, responses.ResponseNewParams{Model: "gpt-test",
+		Input: responses.ResponseNewParamsInputUnion{OfString: openai.String("hi")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = d.FunctionCallOutputs(ctx, resp)
+	checkLog(t, w.log, "resp_1", "conv_9", []string{"call_a", "call_b"})
+}
