@@ -2,14 +2,17 @@ package tools
 
 import (
 	"bytes"
+	"encoding"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math/big"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -131,9 +134,13 @@ func checkValue(dec *json.Decoder, t reflect.Type, at string) error {
 
 func checkObject(dec *json.Decoder, t reflect.Type, at string) error {
 	seen := map[string]bool{}
-	var fields map[string]reflect.Type
+	var fields map[string]jsonField
+	var keys map[any]string // for a map whose keys are not its member names
 	if t != nil && t.Kind() == reflect.Struct {
 		fields = jsonFields(t)
+	}
+	if t != nil && t.Kind() == reflect.Map && (t.Key().Kind() != reflect.String || reflect.PointerTo(t.Key()).Implements(textUnmarshalerType)) {
+		keys = map[any]string{}
 	}
 	for dec.More() {
 		tok, err := dec.Token()
@@ -148,12 +155,29 @@ func checkObject(dec *json.Decoder, t reflect.Type, at string) error {
 		var ft reflect.Type
 		switch {
 		case fields != nil:
-			var ok bool
-			if ft, ok = fields[name]; !ok {
+			f, ok := fields[name]
+			if !ok {
 				return unknownMember(name, fields, at)
 			}
+			if f.quoted {
+				if err := checkQuoted(dec, f.typ, at+"."+name); err != nil {
+					return err
+				}
+				continue
+			}
+			ft = f.typ
 		case t != nil && t.Kind() == reflect.Map:
 			ft = t.Elem()
+			if keys != nil {
+				k, err := mapKey(t.Key(), name)
+				if err != nil {
+					return fmt.Errorf("member %q in %s is not a key of %s: %v", name, orRoot(at), t.Key(), err)
+				}
+				if prev, dup := keys[k]; dup {
+					return fmt.Errorf("members %q and %q in %s are the same key", prev, name, orRoot(at))
+				}
+				keys[k] = name
+			}
 		case t != nil && t.Kind() == reflect.Interface:
 			ft = anyType // decoded as map[string]any
 		}
@@ -165,7 +189,7 @@ func checkObject(dec *json.Decoder, t reflect.Type, at string) error {
 	return err
 }
 
-func unknownMember(name string, fields map[string]reflect.Type, at string) error {
+func unknownMember(name string, fields map[string]jsonField, at string) error {
 	for f := range fields {
 		if strings.EqualFold(f, name) {
 			return fmt.Errorf("member %q in %s is not the field name %q (names are matched exactly)", name, orRoot(at), f)
@@ -181,41 +205,219 @@ func orRoot(at string) string {
 	return strings.TrimPrefix(at, ".")
 }
 
-var fieldCache sync.Map // reflect.Type → map[string]reflect.Type
+var fieldCache sync.Map // reflect.Type → map[string]jsonField
 
-// jsonFields maps the JSON names encoding/json gives t's fields (tags,
-// embedded structs promoted) to their types.
-func jsonFields(t reflect.Type) map[string]reflect.Type {
+// jsonField is one member name encoding/json decodes into a struct: the
+// field's type, and whether it carries the ",string" option (its value is JSON
+// text inside a JSON string, decoded twice).
+type jsonField struct {
+	typ    reflect.Type
+	quoted bool
+}
+
+// jsonFields maps the member names encoding/json decodes into t to their
+// fields. It follows encoding/json's own rules (typeFields and dominantField
+// in encoding/json/encode.go) exactly, so that a member this check lets through
+// is one the decoder stores, and a member the decoder would silently drop (a
+// name two embedded fields tie for, a field a tagged embedded struct hides) is
+// refused as unknown:
+//   - fields are visited breadth first through embedded structs (and pointers
+//     to them); a tagged embedded struct is one named field, not promoted;
+//   - unexported fields are skipped, but an unexported embedded struct's
+//     exported fields are promoted; json:"-" is skipped;
+//   - a tag name with characters encoding/json does not accept is ignored;
+//   - of fields sharing a name, the shallowest wins; at equal depth a tagged
+//     field beats untagged ones; two equally good fields hide each other;
+//   - a struct type embedded twice at one depth promotes nothing.
+func jsonFields(t reflect.Type) map[string]jsonField {
 	if m, ok := fieldCache.Load(t); ok {
-		return m.(map[string]reflect.Type)
+		return m.(map[string]jsonField)
 	}
-	m := map[string]reflect.Type{}
-	for _, f := range reflect.VisibleFields(t) {
-		tag, hasTag := f.Tag.Lookup("json")
-		name, _, _ := strings.Cut(tag, ",")
-		switch {
-		case name == "-" && tag == "-":
-			continue
-		case f.Anonymous && !hasTag && underlyingStruct(f.Type):
-			continue // its fields are promoted and visited on their own
-		case !f.IsExported() && !f.Anonymous:
-			continue
-		case name == "":
-			name = f.Name
+	type field struct {
+		name   string
+		tagged bool
+		depth  int
+		typ    reflect.Type
+		quoted bool
+	}
+	type level struct {
+		typ   reflect.Type
+		depth int
+	}
+	var fields []field
+	next := []level{{typ: t}}
+	var count, nextCount map[reflect.Type]int
+	visited := map[reflect.Type]bool{}
+	for len(next) > 0 {
+		current := next
+		next = nil
+		count, nextCount = nextCount, map[reflect.Type]int{}
+		for _, f := range current {
+			if visited[f.typ] {
+				continue
+			}
+			visited[f.typ] = true
+			for i := range f.typ.NumField() {
+				sf := f.typ.Field(i)
+				if sf.Anonymous {
+					et := sf.Type
+					if et.Kind() == reflect.Pointer {
+						et = et.Elem()
+					}
+					if !sf.IsExported() && et.Kind() != reflect.Struct {
+						continue
+					}
+				} else if !sf.IsExported() {
+					continue
+				}
+				tag := sf.Tag.Get("json")
+				if tag == "-" {
+					continue
+				}
+				name, opts, _ := strings.Cut(tag, ",")
+				if !validTagName(name) {
+					name = ""
+				}
+				ft := sf.Type
+				if ft.Name() == "" && ft.Kind() == reflect.Pointer {
+					ft = ft.Elem()
+				}
+				if name != "" || !sf.Anonymous || ft.Kind() != reflect.Struct {
+					quoted := false
+					if hasOption(opts, "string") {
+						switch ft.Kind() {
+						case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+							reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+							reflect.Float32, reflect.Float64, reflect.String:
+							quoted = true
+						}
+					}
+					nf := field{name: name, tagged: name != "", depth: f.depth + 1, typ: sf.Type, quoted: quoted}
+					if nf.name == "" {
+						nf.name = sf.Name
+					}
+					fields = append(fields, nf)
+					if count[f.typ] > 1 {
+						// The enclosing struct is embedded twice at this depth:
+						// its fields tie with themselves and are dropped.
+						fields = append(fields, nf)
+					}
+					continue
+				}
+				nextCount[ft]++
+				if nextCount[ft] == 1 {
+					next = append(next, level{typ: ft, depth: f.depth + 1})
+				}
+			}
 		}
-		if _, dup := m[name]; !dup || len(f.Index) == 1 {
-			m[name] = f.Type
+	}
+	byName := map[string][]field{}
+	for _, f := range fields {
+		byName[f.name] = append(byName[f.name], f)
+	}
+	m := map[string]jsonField{}
+	for name, fs := range byName {
+		best := -1
+		tie := false
+		for i, f := range fs {
+			switch {
+			case best < 0 || f.depth < fs[best].depth || (f.depth == fs[best].depth && f.tagged && !fs[best].tagged):
+				best, tie = i, false
+			case f.depth == fs[best].depth && f.tagged == fs[best].tagged:
+				tie = true
+			}
+		}
+		if !tie {
+			m[name] = jsonField{typ: fs[best].typ, quoted: fs[best].quoted}
 		}
 	}
 	fieldCache.Store(t, m)
 	return m
 }
 
-func underlyingStruct(t reflect.Type) bool {
+// validTagName is encoding/json's isValidTag: a tag name it does not accept is
+// ignored, and the Go field name is used.
+func validTagName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		switch {
+		case strings.ContainsRune("!#$%&()*+-./:;<=>?@[]^_{|}~ ", c):
+		case !unicode.IsLetter(c) && !unicode.IsDigit(c):
+			return false
+		}
+	}
+	return true
+}
+
+func hasOption(opts, want string) bool {
+	for opts != "" {
+		var o string
+		o, opts, _ = strings.Cut(opts, ",")
+		if o == want {
+			return true
+		}
+	}
+	return false
+}
+
+// checkQuoted checks the value of a ",string" field: a JSON string whose
+// content is itself JSON text, decoded a second time. The outer string may
+// hide what the first pass refuses (an escaped lone surrogate, an integer no
+// float holds), so its content is checked as arguments of its own.
+func checkQuoted(dec *json.Decoder, t reflect.Type, at string) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	inner, ok := tok.(string)
+	if !ok {
+		return nil // not a string: the decoder refuses it
+	}
 	if t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	return t.Kind() == reflect.Struct
+	if inner == "null" {
+		return nil
+	}
+	if err := checkSurrogates([]byte(inner)); err != nil {
+		return fmt.Errorf("%s: %w", orRoot(at), err)
+	}
+	if t.Kind() != reflect.String {
+		return checkNumber(json.Number(inner), t, at)
+	}
+	return nil
+}
+
+// mapKey is the key encoding/json stores member name under in a map with key
+// type kt (its decode in encoding/json/decode.go, object): a
+// TextUnmarshaler's value, the name itself for string kinds, the parsed
+// integer otherwise. Two member names with one key ("1" and "01", "+1") are
+// duplicates: the decoder keeps the last.
+func mapKey(kt reflect.Type, name string) (key any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			key, err = nil, fmt.Errorf("map key %q: its UnmarshalText panicked", name)
+		}
+	}()
+	switch {
+	case reflect.PointerTo(kt).Implements(textUnmarshalerType):
+		kv := reflect.New(kt)
+		if err := kv.Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(name)); err != nil {
+			return nil, err
+		}
+		return kv.Elem().Interface(), nil
+	case kt.Kind() == reflect.String:
+		return name, nil
+	case kt.Kind() >= reflect.Int && kt.Kind() <= reflect.Int64:
+		n, err := strconv.ParseInt(name, 10, 64)
+		return n, err
+	case kt.Kind() >= reflect.Uint && kt.Kind() <= reflect.Uintptr:
+		n, err := strconv.ParseUint(name, 10, 64)
+		return n, err
+	}
+	return name, nil
 }
 
 // checkSurrogates refuses \u escapes of UTF-16 surrogates that do not form a
