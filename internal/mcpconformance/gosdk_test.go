@@ -114,7 +114,7 @@ func TestGoSDKClient(t *testing.T) {
 				t.Errorf("another identity on the session: %v, want 403", err)
 			}
 			codes := tg.codes()
-			if codes[tools.CodeSessionMismatch] == 0 || codes[tools.CodeUnknownTool] != 2 || codes[tools.CodeInsufficientScope] != 1 {
+			if codes[string(tools.CodeSessionMismatch)] == 0 || codes[string(tools.CodeUnknownTool)] != 2 || codes[string(tools.CodeInsufficientScope)] != 1 {
 				t.Errorf("decisions recorded: %v", codes)
 			}
 		})

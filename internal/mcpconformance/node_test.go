@@ -49,8 +49,8 @@ func TestNodeClients(t *testing.T) {
 	}
 	for _, tg := range targets {
 		codes := tg.codes()
-		for code, min := range map[string]int{tools.CodeUnknownTool: 2, tools.CodeSessionMismatch: 1,
-			tools.CodeInsufficientScope: 2, tools.CodeForbidden: 2, tools.CodeApprovalRequired: 2, "": 4} {
+		for code, min := range map[string]int{string(tools.CodeUnknownTool): 2, string(tools.CodeSessionMismatch): 1,
+			string(tools.CodeInsufficientScope): 2, string(tools.CodeForbidden): 2, string(tools.CodeApprovalRequired): 2, "": 4} {
 			if codes[code] < min {
 				t.Errorf("%s: %d decisions with code %q recorded, want at least %d (all: %v)", tg.Name, codes[code], code, min, codes)
 			}
