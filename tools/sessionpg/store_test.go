@@ -229,13 +229,13 @@ func call(agent, session string) context.Context {
 	return tools.WithCall(identity.WithToken(context.Background(), agent), tools.Call{SessionID: session})
 }
 
-func code(err error) string {
+func code(err error) tools.Code {
 	var de *tools.DeniedError
 	if errors.As(err, &de) {
 		return de.Code
 	}
 	if err != nil {
-		return err.Error()
+		return tools.Code(err.Error())
 	}
 	return ""
 }
