@@ -66,8 +66,11 @@ type SessionStore interface {
 // events older than Retain are dropped instead (and when it has more than
 // MaxEvents, the older half): its labels stay, with the time each was last
 // seen, and a rule asking about a window before what is kept fails, and so
-// denies. The zero value is ready to use, with the defaults noted. It is safe
-// for concurrent use.
+// denies. The filter is fixed-size (2^20 bits, 3 hashes): after about 10^5
+// evictions (1% false positives at ~70,000) more and more fresh sessions are
+// denied as lost, so size MaxSessions for the working set of sessions, or use
+// PostgreSQL (tools/sessionpg), which evicts nothing. The zero value is ready
+// to use, with the defaults noted. It is safe for concurrent use.
 type MemorySessions struct {
 	// MaxSessions bounds the histories kept; default 10000.
 	MaxSessions int
