@@ -67,7 +67,7 @@ type SessionStore interface {
 // MaxEvents, the older half): its labels stay, with the time each was last
 // seen, and a rule asking about a window before what is kept fails, and so
 // denies. The filter is fixed-size (2^20 bits, 3 hashes): after about 10^5
-// evictions (1% false positives at ~70,000) more and more fresh sessions are
+// evictions (1% false positives at about 85,000) more and more fresh sessions are
 // denied as lost, so size MaxSessions for the working set of sessions, or use
 // PostgreSQL (tools/sessionpg), which evicts nothing. The zero value is ready
 // to use, with the defaults noted. It is safe for concurrent use.
