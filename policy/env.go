@@ -42,11 +42,14 @@ type Grant struct {
 // Tool describes a tool to [Set.Compile]: its name, its labels, and the Go type of
 // its input. Input may be nil (args is then dynamic and unchecked), a struct or a
 // pointer to one (args has its fields, named as in their JSON tags), or a map with
-// string keys.
+// string keys. Output, when set, is the Go type of the tool's output: every
+// redact path of a rule covering the tool must be one its JSON form can hold
+// (see [CheckOutputPath]), or Compile fails naming the rule.
 type Tool struct {
 	Name   string
 	Labels []string
 	Input  reflect.Type
+	Output reflect.Type
 }
 
 // toolInfo is the CEL variable tool.

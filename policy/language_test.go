@@ -197,13 +197,13 @@ func TestParseRate(t *testing.T) {
 
 func TestParsePath(t *testing.T) {
 	t.Parallel()
-	for _, in := range []string{"a", "customer.email", "attachments[*].content", "a[3].b[*]"} {
+	for _, in := range []string{"a", "customer.email", "attachments[*].content", "a[3].b[*]", "[*]", "[*].email", "[2].a[*].b"} {
 		p, err := policy.ParsePath(in)
 		if err != nil || p.String() != in {
 			t.Errorf("ParsePath(%q) = %v, %v", in, p, err)
 		}
 	}
-	for _, in := range []string{"", ".", "a.", "a[", "a[x]", "a[-1]", "[*]", "a]"} {
+	for _, in := range []string{"", ".", "a.", "a[", "a[x]", "a[-1]", "a]", "a.[*]", "[*][*]", "[*].[0]", "a[[0]]"} {
 		if _, err := policy.ParsePath(in); err == nil {
 			t.Errorf("ParsePath(%q): want error", in)
 		}

@@ -115,6 +115,14 @@ func (s *Set) compile(t Tool, mode compileMode) (*Program, error) {
 			}
 			errs = append(errs, cerrs...)
 		}
+		if t.Output != nil {
+			for _, path := range r.Redact {
+				if err := CheckOutputPath(t.Output, path); err != nil {
+					errs = append(errs, &Error{Pos: r.Pos, Rule: r.ID, Tool: t.Name, Err: ErrType,
+						Msg: fmt.Sprintf("redact %q: %v", path, err)})
+				}
+			}
+		}
 		p.useExtra(r, c.extra)
 		p.rules = append(p.rules, c)
 	}

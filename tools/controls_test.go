@@ -479,8 +479,17 @@ rules:
   - id: read
     effect: permit
     tools: [tickets.get]
-    redact: ["customer.email", "attachments[*].content", "attachments[*].size", "missing.path"]
+    redact: ["customer.email", "attachments[*].content", "attachments[*].size"]
+  - id: typo
+    effect: permit
+    tools: [tickets.typo]
+    redact: ["missing.path"]
 `, nil)
+	if _, err := tools.Wrap(w.enf, tools.Tool{Name: "tickets.typo"}, func(ctx context.Context, p payment) (ticketView, error) {
+		return ticketView{}, nil
+	}); err == nil || !strings.Contains(err.Error(), "no member \"missing\"") {
+		t.Fatalf("a redact path the output type cannot hold was registered: %v", err)
+	}
 	get, _ := tools.Wrap(w.enf, tools.Tool{Name: "tickets.get"}, func(ctx context.Context, p payment) (ticketView, error) {
 		return ticketView{ID: "T-1", Customer: customer{Name: "Ann", Email: "ann@example.com"},
 			Attachments: []attachment{{Name: "a.pdf", Content: "PDF", Size: 3}, {Name: "b.png", Content: "PNG", Size: 4}}}, nil

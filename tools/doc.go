@@ -137,13 +137,16 @@
 //     reaches the model; the audit event lists the paths, not the values. A path
 //     is dot-separated JSON member names of the output's JSON form; a step may
 //     enter an array with [N] (one element) or [*] (every element):
-//     "customers[*].email". Redaction fails closed: a path whose shape does not
-//     match what the output holds (an object step where an array or a scalar
-//     is, a key present only in another letter case or as a dotted map key)
-//     withholds the output with [ErrRedaction] (code redaction_failed); only an
-//     absent member or a null on the way matches nothing. So redact ["email"]
-//     on a tool returning a JSON array is withheld, not passed through: write
-//     the path against the shape the output has.
+//     "customers[*].email", or "[*].email" when the output itself is an array.
+//     Paths are checked against the Out type when the guard is built and on
+//     every reload ([policy.CheckOutputPath]): a path Out's JSON form cannot hold
+//     (redact ["email"] on a []customer) is an error naming the rule and where
+//     it is written. At run time, where the type is dynamic (any, maps, a
+//     MarshalJSON), redaction fails closed: a path whose shape does not match
+//     what the output holds (an object step where an array or a scalar is, a
+//     key present only in another letter case or as a dotted map key) withholds
+//     the output with [ErrRedaction] (code redaction_failed); only an absent
+//     member or a null on the way matches nothing.
 //
 // # Session-aware policy
 //

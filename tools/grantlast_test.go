@@ -2,6 +2,7 @@ package tools_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,19 +54,51 @@ rules:
 }
 
 // The issue's example: redact ["email"] on a tool returning []customer used to
-// return every e-mail; now the output is withheld.
+// return every e-mail. With the output type known, the path is refused when the
+// tool is registered, naming the rule and where it is; "[*].email" is the path
+// that says it; with an output typed any, the mismatch is found at run time and
+// the output is withheld.
 func TestRedactShapeMismatchWithholds(t *testing.T) {
 	t.Parallel()
 	type customer struct {
 		Name  string `json:"name"`
 		Email string `json:"email"`
 	}
-	w := newWorld(t, "rules:\n  - {id: r, effect: permit, tools: [list], redact: [email]}\n", nil)
-	list, _ := tools.Wrap(w.enf, tools.Tool{Name: "list"}, func(ctx context.Context, p payment) ([]customer, error) {
+	w := newWorld(t, "rules:\n  - {id: r, effect: permit, tools: [list, list2, list3], redact: [email]}\n"+
+		"  - {id: r2, effect: permit, tools: [list2], redact: [\"[*].email\"]}\n", nil)
+	fn := func(ctx context.Context, p payment) ([]customer, error) {
+		return []customer{{"a", "a@example.com"}, {"b", "b@example.com"}}, nil
+	}
+	if _, err := tools.Wrap(w.enf, tools.Tool{Name: "list"}, fn); err == nil ||
+		!strings.Contains(err.Error(), `redact "email"`) || !strings.Contains(err.Error(), "r") || !strings.Contains(err.Error(), ":2:") {
+		t.Fatalf("redact [email] on []customer registered: %v; want a start-up error naming rule r at line 2", err)
+	}
+	dyn, err := tools.Wrap(w.enf, tools.Tool{Name: "list3"}, func(ctx context.Context, p payment) (any, error) { return fn(ctx, p) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := dyn(w.ctx(t, "model:a", "a"), payment{})
+	if code(err) != tools.CodeRedactionFailed || out != nil {
+		t.Fatalf("redact [email] on any holding []customer: %v, %v; want withheld (redaction_failed)", out, err)
+	}
+}
+
+// TestRedactTopLevelArray: "[*].email" redacts every element's e-mail.
+func TestRedactTopLevelArray(t *testing.T) {
+	t.Parallel()
+	type customer struct {
+		Name  string `json:"name"`
+		Email string `json:"email"`
+	}
+	w := newWorld(t, "rules:\n  - {id: r, effect: permit, tools: [list], redact: [\"[*].email\"]}\n", nil)
+	list, err := tools.Wrap(w.enf, tools.Tool{Name: "list"}, func(ctx context.Context, p payment) ([]customer, error) {
 		return []customer{{"a", "a@example.com"}, {"b", "b@example.com"}}, nil
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	out, err := list(w.ctx(t, "model:a", "a"), payment{})
-	if code(err) != tools.CodeRedactionFailed || out != nil {
-		t.Fatalf("redact [email] on []customer: %v, %v; want withheld (redaction_failed)", out, err)
+	if err != nil || len(out) != 2 || out[0].Email != tools.Redacted || out[1].Email != tools.Redacted || out[1].Name != "b" {
+		t.Fatalf("got %+v, %v", out, err)
 	}
 }

@@ -67,7 +67,7 @@ func NewGuard[In, Out any](e *Enforcer, t Tool, fn Func[In, Out]) (*Guard[In, Ou
 		return nil, fmt.Errorf("tools: NewGuard(%q): a tool with secrets cannot return binary data ([]byte): "+
 			"a secret inside its base64 form could not be scrubbed", t.Name)
 	}
-	idx, err := e.register(policy.Tool{Name: t.Name, Labels: t.Labels, Input: reflect.TypeFor[In]()})
+	idx, err := e.register(policy.Tool{Name: t.Name, Labels: t.Labels, Input: reflect.TypeFor[In](), Output: reflect.TypeFor[Out]()})
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/modelguard/modelguard/policy"
@@ -81,6 +82,9 @@ func redactPath(v any, p policy.Path) (any, bool, error) {
 	if v == nil {
 		return nil, false, nil
 	}
+	if p[0].Field == "" { // a leading index: v itself is the array
+		return redactElements(v, v, p, "the output")
+	}
 	obj, ok := v.(map[string]any)
 	if !ok {
 		return v, false, fmt.Errorf("path step %q expects an object, the output holds %s", p[0].Field, jsonKind(v))
@@ -103,13 +107,22 @@ func redactPath(v any, p policy.Path) (any, bool, error) {
 	if child == nil {
 		return obj, false, nil
 	}
+	if _, m, err := redactElements(v, child, p, strconv.Quote(st.Field)); err != nil || !m {
+		return v, false, err
+	}
+	return obj, true, nil
+}
+
+// redactElements applies the rest of p to the elements of arr that p[0]'s
+// index selects, in place; v is what is returned unchanged on failure.
+func redactElements(v, child any, p policy.Path, what string) (any, bool, error) {
 	arr, ok := child.([]any)
 	if !ok {
-		return v, false, fmt.Errorf("path step %q expects an array, the output holds %s", st.Field, jsonKind(child))
+		return v, false, fmt.Errorf("path step %s expects an array, the output holds %s", what, jsonKind(child))
 	}
 	matched := false
 	for i := range arr {
-		if st.Index == policy.AllElements || st.Index == i {
+		if p[0].Index == policy.AllElements || p[0].Index == i {
 			var m bool
 			var err error
 			if arr[i], m, err = redactPath(arr[i], p[1:]); err != nil {
@@ -118,7 +131,7 @@ func redactPath(v any, p policy.Path) (any, bool, error) {
 			matched = matched || m
 		}
 	}
-	return obj, matched, nil
+	return v, matched, nil
 }
 
 func jsonKind(v any) string {

@@ -44,7 +44,7 @@ var probeFuncs = map[string]any{
 	"identity.TokenFromContext": identity.TokenFromContext, "identity.TrustDomain": identity.TrustDomain,
 	"identity.UnsafeClaimsFromMap": identity.UnsafeClaimsFromMap, "identity.WithToken": identity.WithToken,
 
-	"policy.Load": policy.Load, "policy.MatchTool": policy.MatchTool, "policy.NewSet": policy.NewSet,
+	"policy.CheckOutputPath": policy.CheckOutputPath, "policy.Load": policy.Load, "policy.MatchTool": policy.MatchTool, "policy.NewSet": policy.NewSet,
 	"policy.NewHistory": policy.NewHistory, "policy.ReplayHistory": policy.ReplayHistory,
 	"policy.Parse": policy.Parse, "policy.ParseCases": policy.ParseCases, "policy.ParsePath": policy.ParsePath,
 	"policy.ParseRate": policy.ParseRate, "policy.ValidPattern": policy.ValidPattern, "policy.ValidScope": policy.ValidScope, "policy.Watch": policy.Watch,

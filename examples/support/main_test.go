@@ -39,7 +39,7 @@ func TestSupport(t *testing.T) {
 		if strings.Contains(where.text, "@customer.example") {
 			t.Errorf("a customer e-mail address is in the %s", where.name)
 		}
-		if strings.Contains(where.text, "support-tickets-read") && where.name == "output" {
+		if (strings.Contains(where.text, "support-tickets-read") || strings.Contains(where.text, "support-tickets-search")) && where.name == "output" {
 			t.Errorf("the model was told a rule id")
 		}
 	}
