@@ -6,6 +6,7 @@ import (
 	"math"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -440,5 +441,50 @@ rules:
 	d = py.Decide(context.Background(), policy.Input{Identity: &identity.Claims{}, Args: &in{Text: strings.Repeat("a", 1<<16) + "!"}})
 	if d.Allowed || time.Since(start) > 5*time.Second {
 		t.Fatalf("catastrophic-backtracking regex on 64 KiB: allowed=%v after %v", d.Allowed, time.Since(start))
+	}
+}
+
+// TestRegexPatternsAreLiterals: every way of handing matches() a pattern that
+// is not a literal is refused when the rule is compiled (its cost would be the
+// product of two attacker-sized strings); literals are accepted.
+func TestRegexPatternsAreLiterals(t *testing.T) {
+	t.Parallel()
+	type in struct {
+		S string   `json:"s"`
+		T string   `json:"t"`
+		L []string `json:"l"`
+	}
+	refused := []string{
+		"args.s.matches(args.t)", "matches(args.s, args.t)", "args.s.matches(identity.sub)",
+		"args.s.matches('^' + args.t)", "args.s.matches(args.l[0])", "args.l.exists(x, args.s.matches(x))",
+		"args.s.matches(tool.name)", "'x'.matches(args.t)", "args.s.matches(args.s)",
+		"args.s.matches(args.s.lowerAscii())", "args.s.matches('a' + 'b')",
+	}
+	for _, when := range refused {
+		for _, field := range []string{"when", "message"} {
+			src := "rules:\n  - {id: r, effect: permit, tools: [x], when: \"true\"}\n"
+			if field == "when" {
+				src = strings.Replace(src, `"true"`, strconv.Quote(when), 1)
+			} else {
+				src = strings.Replace(src, `}`, `, message: `+strconv.Quote("string("+when+")")+`}`, 1)
+			}
+			rules, err := policy.Parse("test.yaml", []byte(src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := policy.NewSet(rules, policy.Options{}) // args-free rules compile here
+			if err == nil {
+				_, err = s.Compile(policy.Tool{Name: "x", Input: reflect.TypeFor[in]()})
+			}
+			if err == nil || !(strings.Contains(err.Error(), "string literal") || strings.Contains(err.Error(), "exceeds the budget")) {
+				t.Errorf("%s %s: compiled (%v); want refused", field, when, err)
+			}
+		}
+	}
+	for _, when := range []string{"args.s.matches('^a+$')", "matches(args.s, \"[0-9]+\")"} {
+		s := mustSet(t, "rules:\n  - {id: r, effect: permit, tools: [x], when: "+strconv.Quote(when)+"}\n")
+		if _, err := s.Compile(policy.Tool{Name: "x", Input: reflect.TypeFor[in]()}); err != nil {
+			t.Errorf("%s: %v", when, err)
+		}
 	}
 }

@@ -175,8 +175,18 @@ func (s *Set) compileRule(env *cel.Env, r *Rule, tool string) (compiledRule, []e
 	if len(errs) > 0 {
 		return c, errs
 	}
-	for _, a := range c.asts {
+	for i, a := range c.asts {
 		c.loops = c.loops || hasComprehension(a)
+		if err := literalPatterns(a); err != nil {
+			pos := [3]Position{r.WhenPos, r.MessagePos, r.Pos}[i]
+			if i == 2 && r.Budget != nil {
+				pos = r.Budget.Pos
+			}
+			errs = append(errs, &Error{Pos: pos, Rule: r.ID, Tool: tool, Err: ErrType, Msg: err.Error()})
+		}
+	}
+	if len(errs) > 0 {
+		return c, errs
 	}
 	progs := [3]*cel.Program{&c.when, &c.message, &c.budget}
 	for i, a := range c.asts {
@@ -223,6 +233,29 @@ func hasComprehension(a *cel.Ast) bool {
 		}
 	}))
 	return found
+}
+
+// literalPatterns refuses a regular expression that is not a string literal.
+// Without loops, an expression's cost is linear in its (bounded) inputs, but
+// matches() with a pattern taken from the arguments or the identity compiles
+// that pattern on every call and runs in the product of both sizes: a rule
+// args.s.matches(args.t) took seconds on 40 KB. A literal is compiled once,
+// when the rule is, and RE2 matches it in time linear in the input.
+func literalPatterns(a *cel.Ast) error {
+	if a == nil {
+		return nil
+	}
+	var err error
+	ast.PreOrderVisit(a.NativeRep().Expr(), ast.NewExprVisitor(func(e ast.Expr) {
+		if err != nil || e.Kind() != ast.CallKind || e.AsCall().FunctionName() != "matches" {
+			return
+		}
+		args := e.AsCall().Args()
+		if len(args) == 0 || args[len(args)-1].Kind() != ast.LiteralKind {
+			err = errors.New("matches() takes its pattern as a string literal only: a pattern from arguments, identity or history would be compiled on every call, at a cost in the product of both sizes")
+		}
+	}))
+	return err
 }
 
 // built reports whether p was built by [Set.Compile]: a zero or nil Program
