@@ -119,5 +119,8 @@
 // Expressions are bounded in size and nesting; their worst-case cost is estimated
 // at load (assuming strings, lists and maps of at most [Options].SizeHint) and
 // rejected above [Options].CostBudget. Expressions with comprehensions also run
-// under a runtime cost limit and honour context cancellation.
+// under a runtime cost limit and honour context cancellation. Without loops an
+// expression is linear in its (bounded) inputs; to keep it so, matches() takes
+// its pattern as a string literal only (compiled once, with the rule; RE2 runs
+// it in linear time): a pattern from the arguments is refused at load.
 package policy
