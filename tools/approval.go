@@ -60,9 +60,9 @@ type ApprovalRequest struct {
 	Note       string          `json:"note,omitempty"`
 }
 
-// Approvals is what a guard needs of an approval queue: to file requests, to find
-// grants approved for a call, and to spend single-use grants exactly once across
-// every instance that shares the queue.
+// Approvals is what a guard needs of an approval queue: to file requests and to
+// find grants approved for a call. Single-use grants are spent through
+// [ApprovalOptions].Used, the one-time-use store tokens use too.
 type Approvals interface {
 	// Request files req as pending. If a pending request for the same issuer,
 	// subject, tool and argument digest exists, it returns that one. (The guard
@@ -73,9 +73,6 @@ type Approvals interface {
 	// Grants returns the signed grants approved for the subject and tool. The
 	// guard verifies each; the queue is not trusted to.
 	Grants(ctx context.Context, issuer, subject, tool string) ([]string, error)
-	// Consume records that the grant with this jti was used, until it expires.
-	// It returns ErrGrantUsed if it already was.
-	Consume(ctx context.Context, jti string, until time.Time) error
 }
 
 // ApprovalQueue is the approver's side of a queue: list, inspect, approve and deny
@@ -96,7 +93,6 @@ type ApprovalQueue interface {
 type MemoryApprovals struct {
 	mu   sync.Mutex
 	reqs []ApprovalRequest
-	used map[string]time.Time
 	now  func() time.Time
 	seq  int
 }
@@ -115,7 +111,7 @@ func NewMemoryApprovals(now func() time.Time) *MemoryApprovals {
 	if now == nil {
 		now = time.Now
 	}
-	return &MemoryApprovals{used: map[string]time.Time{}, now: now}
+	return &MemoryApprovals{now: now}
 }
 
 func (m *MemoryApprovals) Request(_ context.Context, req ApprovalRequest) (ApprovalRequest, error) {
@@ -160,25 +156,6 @@ func (m *MemoryApprovals) Grants(_ context.Context, issuer, subject, tool string
 		}
 	}
 	return out, nil
-}
-
-func (m *MemoryApprovals) Consume(_ context.Context, jti string, until time.Time) error {
-	if err := m.built(); err != nil {
-		return err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	now := m.now()
-	for k, exp := range m.used {
-		if !exp.After(now) {
-			delete(m.used, k)
-		}
-	}
-	if _, dup := m.used[jti]; dup {
-		return ErrGrantUsed
-	}
-	m.used[jti] = until
-	return nil
 }
 
 func (m *MemoryApprovals) List(_ context.Context, status string) ([]ApprovalRequest, error) {

@@ -36,6 +36,12 @@ type ApprovalOptions struct {
 	// Queue files approval requests and finds approved grants; nil means grants
 	// only come with the call (see [WithGrant]).
 	Queue Approvals
+	// Used spends single-use grants: the one-time-use store token replay uses
+	// ([identity.Store]), keyed by the grant's issuer (prefixed "grant:", so
+	// grant and token ids never meet) and jti. Nil means a bounded in-process
+	// [identity.MemoryStore]; instances that share a queue must share this too
+	// (identity/postgres), or a grant could be spent once on each.
+	Used identity.Store
 }
 
 type grantKey struct{}
@@ -241,17 +247,18 @@ func (g *Guard[In, Out]) apply(ctx context.Context, claims *identity.Claims, d p
 }
 
 // spend uses a grant: reusable ones may be used until they expire; single-use
-// ones only once, recorded in the queue until well after the grant verifier
-// could still accept them (expiry plus the largest leeway a verifier allows).
+// ones only once, recorded in ApprovalOptions.Used until well after the grant
+// verifier could still accept them (expiry plus the largest leeway a verifier
+// allows).
 func (g *Guard[In, Out]) spend(ctx context.Context, gr *grant) error {
 	if gr.reusable {
 		return nil
 	}
-	q := g.e.opts.Approvals.Queue
-	if q == nil {
-		return errors.New("single-use grant, but no queue to record its use")
+	err := g.e.opts.Approvals.Used.Use(ctx, "grant:"+gr.claims.Issuer, gr.claims.ID, gr.claims.Expiry.Add(identity.MaxLeeway))
+	if errors.Is(err, identity.ErrReplay) {
+		return ErrGrantUsed
 	}
-	return q.Consume(ctx, gr.claims.ID, gr.claims.Expiry.Add(identity.MaxLeeway))
+	return err
 }
 
 // limitsUnavailable is the denial of a call whose limit or budget the store

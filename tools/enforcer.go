@@ -110,6 +110,11 @@ func NewEnforcer(v Verifier, p *policy.Set, sink audit.Sink, opts Options) (*Enf
 	if isNil(opts.Sessions) {
 		opts.Sessions = nil // a typed nil store is no store
 	}
+	if isNil(opts.Approvals.Used) {
+		// Single-use grants are spent in process unless a shared store is
+		// given; the same bounded one-time-use store that token replay uses.
+		opts.Approvals.Used = identity.NewMemoryStore(identity.MemoryStoreOptions{Now: opts.Now})
+	}
 	if opts.MaxArgsBytes <= 0 {
 		opts.MaxArgsBytes = 1 << 20
 	}

@@ -1,14 +1,16 @@
 // Package approvalpg is a PostgreSQL approval queue for modelguard: every
 // application instance that shares the database sees the same approval
-// requests, picks up a grant approved anywhere, and spends a single-use grant
-// exactly once.
+// requests and picks up a grant approved anywhere. Single-use grants are spent
+// through the one-time-use store tokens use ([tools.ApprovalOptions].Used):
+// give the instances the shared identity/postgres store (idStore below) and a
+// grant is spent exactly once across all of them.
 //
 // # Use
 //
 //	pool, _ := pgxpool.New(ctx, dsn)
 //	q, _ := approvalpg.New(ctx, pool, approvalpg.Options{})
 //	enf, _ := tools.NewEnforcer(v, set, sink, tools.Options{
-//		Approvals: tools.ApprovalOptions{Verifier: grantVerifier, Queue: q},
+//		Approvals: tools.ApprovalOptions{Verifier: grantVerifier, Queue: q, Used: idStore},
 //	})
 //
 // `modelguard approve list|grant|deny -db DSN` works against the same tables.

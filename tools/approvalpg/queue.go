@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -17,8 +16,8 @@ import (
 	"github.com/modelguard/modelguard/tools"
 )
 
-// Options configure a [Queue]. The zero value uses tables named
-// modelguard_approvals and modelguard_grants_used in the search path.
+// Options configure a [Queue]. The zero value uses a table named
+// modelguard_approvals in the search path.
 type Options struct {
 	// Prefix replaces "modelguard_" in the table names (letters, digits and _).
 	Prefix string
@@ -28,12 +27,9 @@ type Options struct {
 
 // Queue is a [tools.ApprovalQueue] in PostgreSQL. It is safe for concurrent use.
 type Queue struct {
-	db        *pgxpool.Pool
-	requests  string
-	used      string
-	now       func() time.Time
-	mu        sync.Mutex // guards lastSweep
-	lastSweep time.Time
+	db       *pgxpool.Pool
+	requests string
+	now      func() time.Time
 }
 
 var _ tools.ApprovalQueue = (*Queue)(nil)
@@ -49,7 +45,7 @@ func New(ctx context.Context, db *pgxpool.Pool, opts Options) (*Queue, error) {
 	if !validPrefix.MatchString(prefix) {
 		return nil, fmt.Errorf("approvalpg: bad table prefix %q", prefix)
 	}
-	q := &Queue{db: db, requests: prefix + "approvals", used: prefix + "grants_used", now: opts.Now}
+	q := &Queue{db: db, requests: prefix + "approvals", now: opts.Now}
 	if q.now == nil {
 		q.now = time.Now
 	}
@@ -79,12 +75,8 @@ CREATE TABLE IF NOT EXISTS %[1]s (
 	decided     timestamptz,
 	note        text NOT NULL DEFAULT ''
 );
-CREATE UNIQUE INDEX IF NOT EXISTS %[3]s ON %[1]s (iss, sub, tool, args_digest) WHERE status = 'pending';
-CREATE INDEX IF NOT EXISTS %[4]s ON %[1]s (iss, sub, tool, status);
-CREATE TABLE IF NOT EXISTS %[2]s (
-	jti   text PRIMARY KEY,
-	until timestamptz NOT NULL
-);`, pgx.Identifier{q.requests}.Sanitize(), pgx.Identifier{q.used}.Sanitize(),
+CREATE UNIQUE INDEX IF NOT EXISTS %[2]s ON %[1]s (iss, sub, tool, args_digest) WHERE status = 'pending';
+CREATE INDEX IF NOT EXISTS %[3]s ON %[1]s (iss, sub, tool, status);`, pgx.Identifier{q.requests}.Sanitize(),
 		pgx.Identifier{q.requests + "_open"}.Sanitize(), pgx.Identifier{q.requests + "_lookup"}.Sanitize())
 }
 
@@ -169,30 +161,6 @@ func (q *Queue) Grants(ctx context.Context, issuer, subject, tool string) ([]str
 		return nil, fmt.Errorf("approvalpg: find grants: %w", err)
 	}
 	return out, nil
-}
-
-// Consume records the use of a single-use grant; a second use, from any instance,
-// fails with tools.ErrGrantUsed. Expired records are swept now and then.
-func (q *Queue) Consume(ctx context.Context, jti string, until time.Time) error {
-	now := q.now()
-	q.mu.Lock()
-	sweep := now.Sub(q.lastSweep) > time.Minute
-	if sweep {
-		q.lastSweep = now
-	}
-	q.mu.Unlock()
-	if sweep {
-		_, _ = q.db.Exec(ctx, fmt.Sprintf(`DELETE FROM %s WHERE until < $1`, pgx.Identifier{q.used}.Sanitize()), now)
-	}
-	tag, err := q.db.Exec(ctx, fmt.Sprintf(`INSERT INTO %s (jti, until) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING`,
-		pgx.Identifier{q.used}.Sanitize()), jti, until)
-	if err != nil {
-		return fmt.Errorf("approvalpg: record grant use: %w", err)
-	}
-	if tag.RowsAffected() == 0 {
-		return tools.ErrGrantUsed
-	}
-	return nil
 }
 
 // List returns the requests with status (all when empty), oldest first.
