@@ -84,7 +84,6 @@ func TestQueueLifecycle(t *testing.T) {
 	}
 }
 
-
 type payment struct {
 	AmountCents int64 `json:"amount_cents"`
 }
