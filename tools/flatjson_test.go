@@ -19,6 +19,7 @@ type (
 		Plain string
 		skip  string
 		Dash  string `json:"-"`
+		//lint:ignore SA5008 the member named "-" is the case under test
 		Minus string `json:"-,"`
 	}
 	flatName string

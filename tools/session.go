@@ -109,7 +109,7 @@ func (s *MemorySessions) bits(key hkey) [3]uint32 {
 		kind = 'p'
 	}
 	v = (v ^ uint64(kind)) * 1099511628211
-	v = (v ^ 0) * 1099511628211
+	v *= 1099511628211 // a zero separator byte: v ^ 0 is v
 	for i := 0; i < len(key.id); i++ {
 		v = (v ^ uint64(key.id[i])) * 1099511628211
 	}

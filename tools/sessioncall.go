@@ -165,7 +165,7 @@ func (st *sessionState) record(pin policy.Input) *audit.HistoryUse {
 		st.use.Session = &st.sf
 	}
 	if h := pin.Principal; h != nil {
-		st.pf, facts = historyFacts(h, facts)
+		st.pf, _ = historyFacts(h, facts)
 		st.use.Principal = &st.pf
 	}
 	return &st.use

@@ -20,7 +20,8 @@ type (
 	}
 	sfInner  struct{ sfLeafA }
 	sfhidden struct{ H int }
-	sfMyInt  int
+	//lint:ignore U1000 embedded in sfEmbInt, the case under test
+	sfMyInt int
 
 	sfTie struct {
 		sfLeafA
@@ -51,15 +52,18 @@ type (
 		W int
 	} // exported fields of an unexported embed promoted
 	sfEmbInt struct {
+		//lint:ignore U1000 an unexported non-struct embed is the case under test
 		sfMyInt
 		V int
 	} // unexported non-struct embed skipped
 	sfBadTag struct {
+		//lint:ignore SA5008 a tag name encoding/json refuses is the case under test
 		Q int `json:"q\"x"`
 		R int `json:"r!"`
 	} // invalid tag name: Go name used
 	sfDash struct {
 		D int `json:"-"`
+		//lint:ignore SA5008 the member named "-" is the case under test
 		E int `json:"-,"`
 	}
 	sfTwice struct {
