@@ -11,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/mod/sumdb/note"
+
+	"github.com/modelguard/modelguard/internal/signednote"
 	"golang.org/x/mod/sumdb/tlog"
 )
 
@@ -66,7 +68,7 @@ func ParseCheckpoint(text []byte) (Checkpoint, error) {
 		return bad("bad size")
 	}
 	c.Size = n
-	h, err := base64.StdEncoding.DecodeString(lines[2])
+	h, err := base64.StdEncoding.Strict().DecodeString(lines[2]) // one spelling per hash (RFC 4648 §3.5)
 	if err != nil || len(h) != tlog.HashSize {
 		return bad("bad root hash")
 	}
@@ -102,7 +104,7 @@ func OpenCheckpoint(msg []byte, known note.Verifiers) (Checkpoint, error) {
 	if !bytes.Contains(msg, []byte("\n\n")) {
 		return Checkpoint{}, &VerifyError{Err: ErrBadSignature, Detail: "the checkpoint is not signed"}
 	}
-	n, err := note.Open(msg, known)
+	n, err := signednote.Open(msg, known)
 	if err != nil {
 		var unverified *note.UnverifiedNoteError
 		var invalid *note.InvalidSignatureError

@@ -16,6 +16,8 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/modelguard/modelguard/internal/signednote"
+
 	"github.com/modelguard/modelguard/policy"
 )
 
@@ -282,7 +284,7 @@ func Open(data []byte, known note.Verifiers) (*Bundle, error) {
 	if !b.Signed() {
 		return nil, fmt.Errorf("%w: the manifest is not signed", ErrBadSignature)
 	}
-	n, err := note.Open(b.note, known)
+	n, err := signednote.Open(b.note, known)
 	if err != nil {
 		var un *note.UnverifiedNoteError
 		var inv *note.InvalidSignatureError

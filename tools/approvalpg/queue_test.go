@@ -107,10 +107,13 @@ func TestApprovalAcrossInstances(t *testing.T) {
 	rules, _ := policy.Parse("p.yaml", []byte("rules:\n  - {id: pay, effect: permit, tools: [payments.initiate], require: [approval]}\n"))
 	set, _ := policy.NewSet(rules, policy.Options{})
 	var paid atomic.Int32
+	// Instances spend single-use grants in the one-time-use store they share
+	// (in production identity/postgres; here one in-memory store stands in).
+	used := identity.NewMemoryStore(identity.MemoryStoreOptions{})
 	newInstance := func(q tools.Approvals) instance {
 		v, _ := identity.NewVerifier("https://id", "svc", mkeys, identity.VerifierOptions{})
 		gv, _ := tools.NewGrantVerifier("https://approvals", "svc", akeys, identity.VerifierOptions{})
-		enf, err := tools.NewEnforcer(v, set, &audit.Memory{}, tools.Options{Approvals: tools.ApprovalOptions{Verifier: gv, Queue: q}})
+		enf, err := tools.NewEnforcer(v, set, &audit.Memory{}, tools.Options{Approvals: tools.ApprovalOptions{Verifier: gv, Queue: q, Used: used}})
 		if err != nil {
 			t.Fatal(err)
 		}
