@@ -80,7 +80,7 @@ func base(e *audit.Event, opts Options) Event {
 		out.API.Request = &Request{UID: e.CallID}
 	}
 	if e.Outcome != "" || e.Error != "" {
-		out.API.Response = &Response{Error: e.ErrorType, ErrorMessage: e.Error, Message: e.Outcome}
+		out.API.Response = &Response{Error: e.ErrorClass(), ErrorMessage: e.Error, Message: e.Outcome}
 	}
 	if e.PolicyVersion != "" || len(e.Rules) > 0 {
 		out.Policy = &Policy{UID: e.PolicyVersion, Name: strings.Join(e.Rules, ","), IsApplied: true}
