@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -224,4 +225,38 @@ func FuzzParsePath(f *testing.F) {
 			t.Fatalf("round trip of %q: %q, %v", s, again, err)
 		}
 	})
+}
+
+// TestCheckOutputPathShapes: a path is accepted exactly where the output type's
+// JSON form can hold it.
+func TestCheckOutputPathShapes(t *testing.T) {
+	t.Parallel()
+	type item struct {
+		Email string `json:"email"`
+		Raw   []byte `json:"raw"`
+		Fixed [4]byte
+		Tags  []string `json:"tags,omitempty"`
+		Meta  map[string]string
+		Any   any
+	}
+	type out struct {
+		Items []item `json:"items"`
+		One   *item  `json:"one"`
+	}
+	for _, tt := range []struct {
+		typ  any
+		path string
+		ok   bool
+	}{
+		{out{}, "items[*].email", true}, {out{}, "one.email", true}, {out{}, "items.email", false},
+		{out{}, "email", false}, {[]item{}, "[*].email", true}, {[]item{}, "email", false},
+		{out{}, "items[*].raw", true}, {out{}, "items[*].raw[0]", false}, {out{}, "items[*].Fixed[1]", true},
+		{out{}, "items[*].tags[2]", true}, {out{}, "items[*].Meta.anything", true},
+		{out{}, "items[*].Any.whatever[3].x", true}, {out{}, "items[*].Email", false}, {out{}, "one[0]", false},
+	} {
+		err := policy.CheckOutputPath(reflect.TypeOf(tt.typ), tt.path)
+		if (err == nil) != tt.ok {
+			t.Errorf("%T %q: err=%v, want ok=%v", tt.typ, tt.path, err, tt.ok)
+		}
+	}
 }

@@ -119,7 +119,9 @@ func CheckOutputPath(t reflect.Type, path string) error {
 				return nil
 			}
 			switch {
-			case (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) && t.Elem().Kind() != reflect.Uint8:
+			case t.Kind() == reflect.Array || (t.Kind() == reflect.Slice && t.Elem().Kind() != reflect.Uint8):
+				// encoding/json writes a []byte as a base64 string, a [N]byte
+				// as an array of numbers.
 				t = t.Elem()
 			default:
 				return fmt.Errorf("%s is %v, not an array", Path(p[:i+1]), t)

@@ -158,3 +158,18 @@ func TestStrictQuotedAndMapKeys(t *testing.T) {
 		}
 	}
 }
+
+// sfOddKey is a map key whose UnmarshalText leaves an uncomparable value in
+// it: the strict check must not panic hashing it.
+type sfOddKey struct{ V any }
+
+func (k *sfOddKey) UnmarshalText(b []byte) error { k.V = []byte(b); return nil }
+
+func TestStrictUncomparableKey(t *testing.T) {
+	if err := checkStrict([]byte(`{"a":1,"b":2}`), reflect.TypeFor[map[sfOddKey]int]()); err != nil {
+		t.Fatalf("distinct keys refused: %v", err)
+	}
+	if err := checkStrict([]byte(`{"a":1,"a":2}`), reflect.TypeFor[map[sfOddKey]int]()); err == nil {
+		t.Fatal("duplicate member accepted")
+	}
+}

@@ -250,6 +250,11 @@ func mapKey(kt reflect.Type, name string) (key any, err error) {
 		if err := kv.Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(name)); err != nil {
 			return nil, err
 		}
+		if !kv.Elem().Comparable() {
+			// A key that holds an uncomparable value (a slice behind an
+			// interface field) cannot be a Go map key here: keep the name.
+			return name, nil
+		}
 		return kv.Elem().Interface(), nil
 	case kt.Kind() == reflect.String:
 		return name, nil
